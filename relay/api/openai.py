@@ -1,0 +1,152 @@
+"""The OpenAI v1-compatible surface: ``/v1/models``, chat, completions, embeddings.
+
+Request bodies cross the tunnel untouched (tools, response_format, stream_options and any
+field this relay has never heard of). Streamed answers are passed on as the agent's bytes
+arrive, several SSE events per write when several are waiting; the response status and
+headers are held back until the first bytes, so a failure before the first token is a
+real HTTP error rather than a broken stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+from quart import Blueprint, Response, request
+
+from relay.auth import AuthError, Principal
+from relay.errors import openai_error, sse_error_event
+from relay.state import relay_state
+from relay.tunnel.stream import StreamFailed, TunnelStream
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("openai", __name__, url_prefix="/v1")
+
+FORWARDED_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+RETRY_AFTER_S = "5"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _principal() -> Principal | Response:
+    try:
+        return await relay_state().keys.authenticate(request.headers.get("Authorization"))
+    except AuthError as exc:
+        return openai_error(401, str(exc), code=exc.code)
+
+
+def _failure_response(failure: StreamFailed) -> Response:
+    headers = {"Retry-After": RETRY_AFTER_S} if failure.status in (429, 503) else None
+    return openai_error(failure.status, failure.message, code=failure.code,
+                        error_type=failure.error_type, headers=headers)
+
+
+@blueprint.get("/models")
+async def list_models() -> Response:
+    principal = await _principal()
+    if isinstance(principal, Response):
+        return principal
+    models = relay_state().directory.group_models(principal.group_id)
+    data = [
+        {"id": model, "object": "model", "created": 0, "owned_by": "llmcluster"}
+        for model in sorted(models)
+    ]
+    return Response(orjson.dumps({"object": "list", "data": data}), content_type="application/json")
+
+
+@blueprint.post("/chat/completions")
+async def chat_completions() -> Response:
+    return await _forward("/v1/chat/completions")
+
+
+@blueprint.post("/completions")
+async def completions() -> Response:
+    return await _forward("/v1/completions")
+
+
+@blueprint.post("/embeddings")
+async def embeddings() -> Response:
+    return await _forward("/v1/embeddings")
+
+
+async def _forward(route: str) -> Response:
+    principal = await _principal()
+    if isinstance(principal, Response):
+        return principal
+    body = await request.get_data(cache=False)
+    assert isinstance(body, bytes)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return openai_error(400, "We could not parse the JSON body of your request.")
+    if not isinstance(parsed, dict):
+        return openai_error(400, "The request body must be a JSON object.")
+    model = parsed.get("model")
+    if not isinstance(model, str) or not model:
+        return openai_error(400, "You must provide a model parameter.", param="model")
+    streaming = parsed.get("stream") is True and route != "/v1/embeddings"
+
+    state = relay_state()
+    settings = state.settings
+    try:
+        session = state.directory.pick(principal.group_id, model)
+        stream = await state.directory.open_stream(
+            session, "POST", route, body, settings.request_timeout_s
+        )
+    except StreamFailed as failure:
+        return _failure_response(failure)
+
+    started = time.monotonic()
+    try:
+        head = await asyncio.wait_for(stream.wait_head(), settings.first_byte_timeout_s)
+        if head.status >= 400 or not streaming:
+            payload = await stream.read_all()
+            return Response(payload, status=head.status, content_type=head.content_type)
+        first = await asyncio.wait_for(stream.next_batch(), settings.first_byte_timeout_s)
+    except StreamFailed as failure:
+        return _failure_response(failure)
+    except TimeoutError:
+        _cancel_soon(stream)
+        return openai_error(504, "The node did not start answering in time.",
+                            code="first_byte_timeout")
+    except asyncio.CancelledError:  # the consumer hung up before the first byte
+        _cancel_soon(stream)
+        raise
+    log.debug("stream %s on %s: first bytes after %.1f ms", stream.id, session.node_name,
+              (time.monotonic() - started) * 1000)
+    if first is None:
+        return Response(b"", status=head.status, content_type=head.content_type)
+    response = Response(_relay_body(stream, first), status=head.status,
+                        content_type=head.content_type, headers=SSE_HEADERS)
+    response.timeout = None  # type: ignore[assignment]
+    return response
+
+
+async def _relay_body(stream: TunnelStream, first: bytes) -> AsyncIterator[bytes]:
+    """The streamed body: what the agent sent, batch by batch; an error event on failure."""
+    try:
+        yield first
+        while True:
+            try:
+                batch = await stream.next_batch()
+            except StreamFailed as failure:
+                yield sse_error_event(failure.message, code=failure.code)
+                return
+            if batch is None:
+                return
+            yield batch
+    finally:
+        if not stream.finished:  # the consumer went away mid-stream
+            _cancel_soon(stream)
+
+
+_pending_cancels: set[asyncio.Task[None]] = set()
+
+
+def _cancel_soon(stream: TunnelStream) -> None:
+    """Send the cancel from a task of its own: the caller may itself be being cancelled."""
+    task = asyncio.get_running_loop().create_task(stream.cancel())
+    _pending_cancels.add(task)
+    task.add_done_callback(_pending_cancels.discard)

@@ -1,0 +1,30 @@
+"""The relay's process-wide state, built once at start-up and reached from handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import current_app
+
+from config import RelaySettings
+from relay.auth import KeyAuthenticator
+from relay.directory import NodeDirectory
+from relay.tokens import TokenSigner
+from storage import Store
+
+EXTENSION = "llmcluster"
+
+
+@dataclass
+class RelayState:
+    settings: RelaySettings
+    store: Store
+    directory: NodeDirectory
+    keys: KeyAuthenticator
+    signer: TokenSigner
+
+
+def relay_state() -> RelayState:
+    """The state of the app serving the current request or websocket."""
+    state: RelayState = current_app.extensions[EXTENSION]
+    return state

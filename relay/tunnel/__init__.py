@@ -1,0 +1,1 @@
+"""The relay's side of the agents' WebSocket tunnels."""
