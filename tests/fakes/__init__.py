@@ -1,0 +1,1 @@
+"""Test stand-ins for hardware and external tools (fake NVML, fake vendor executables)."""
