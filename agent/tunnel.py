@@ -179,6 +179,7 @@ class TunnelClient:
         self._inventory = inventory
         self._gpus = gpus
         self._max_concurrency = max_concurrency
+        self._slots = asyncio.Semaphore(max_concurrency)
         self._heartbeat_interval = heartbeat_interval_s
         self._drain_timeout = drain_timeout_s
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
@@ -343,12 +344,9 @@ class TunnelClient:
     def _open(self, ws: aiohttp.ClientWebSocketResponse, request: OpenStream) -> None:
         state = _Stream(task=None, credit=SendCredit(self._window))
         sink = _Sink(self, ws, request.stream, state)
+        refusal = None
         if self._draining or self._stopping.is_set():
             refusal = (503, "This node is shutting down.", "node_draining")
-        elif len(self._streams) >= self._max_concurrency:
-            refusal = (503, "This node is at its concurrency limit.", "node_busy")
-        else:
-            refusal = None
         self._streams[request.stream] = state
         state.task = asyncio.create_task(self._serve(request, sink, refusal))
 
@@ -358,7 +356,11 @@ class TunnelClient:
             if refusal is not None:
                 await sink.error(*refusal)
             else:
-                await self._forwarder.forward(request, sink)
+                # Past max_concurrency requests wait here, in arrival order, rather than
+                # fail: the relay's scheduler avoids busy nodes, and a burst beyond every
+                # node's capacity is better served late than refused.
+                async with self._slots:
+                    await self._forwarder.forward(request, sink)
         except asyncio.CancelledError:
             log.debug("stream %d cancelled by the relay", request.stream)
         except Exception as exc:  # the socket went away mid-answer; nothing left to tell

@@ -39,6 +39,9 @@ def configure_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # aiosqlite logs every statement at debug level, parameters included: too much, and
+    # parameters can be key hashes.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 async def serve_async(
