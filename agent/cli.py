@@ -18,6 +18,7 @@ from typing import Any
 
 from config import (
     AgentSettings,
+    DEFAULT_SCAN_PORTS,
     ConfigError,
     default_agent_config_path,
     load_agent_settings,
@@ -134,8 +135,6 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    import aiohttp
-
     from agent.detect_cmd import run_detect
     from agent.gpu import GpuMonitor
 
@@ -147,16 +146,11 @@ def _detect(args: argparse.Namespace) -> int:
         ports = settings.scan_ports
     else:
         explicit = [(b["url"], None, "auto") for b in backends]
-        ports = AgentSettings.__dataclass_fields__["scan_ports"].default_factory()  # type: ignore[misc]
+        ports = list(DEFAULT_SCAN_PORTS)
     samples = GpuMonitor().poll_once()
     gpus = None if samples is None else [s.to_dict() for s in samples]
-
-    async def main() -> int:
-        async with aiohttp.ClientSession():
-            return await run_detect(ports=ports, explicit=explicit, scan=args.scan,
-                                    as_json=args.json, gpus=gpus)
-
-    return asyncio.run(main())
+    return asyncio.run(run_detect(ports=ports, explicit=explicit, scan=args.scan,
+                                  as_json=args.json, gpus=gpus))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from agent.detect import DetectedBackend, detect_backends
+from agent.detect import DetectedBackend, backends_signature, detect_backends
 from agent.forward import Forwarder
 from agent.gpu import GpuMonitor
 from agent.tunnel import TunnelClient
@@ -43,14 +43,14 @@ class Inventory:
 
     def update(self, backends: list[DetectedBackend]) -> bool:
         """Adopt a detection result; True if anything the relay cares about changed."""
-        before = self.describe()
+        before = backends_signature(self.backends)
         self.backends = backends
         by_model: dict[str, DetectedBackend] = {}
         for backend in backends:  # the first backend to list a model serves it
             for model in backend.models:
                 by_model.setdefault(model.id, backend)
         self.by_model = by_model
-        return self.describe() != before
+        return backends_signature(backends) != before
 
     def describe(self) -> tuple[list[ModelEntry], list[dict[str, Any]]]:
         models = [

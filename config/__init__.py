@@ -25,6 +25,7 @@ from config.paths import (
     default_data_dir,
 )
 from config.settings import (
+    DEFAULT_SCAN_PORTS,
     AgentSettings,
     BackendKind,
     BackendSettings,
@@ -35,6 +36,7 @@ from config.settings import (
 from config.writer import render_agent_toml, write_agent_config
 
 __all__ = [
+    "DEFAULT_SCAN_PORTS",
     "AgentSettings",
     "BackendKind",
     "BackendSettings",
