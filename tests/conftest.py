@@ -86,3 +86,15 @@ def agent(relay: RelayProc, circle: Circle, sim: SimBackend,
     proc = start_agent(relay.url, circle.node_token, sim.base_url)
     wait_for_model(relay.url, circle.api_key, "sim-model")
     return proc
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI the Postgres cases must run: refuse to start rather than skip them."""
+    import os
+
+    if os.environ.get("LLMCLUSTER_REQUIRE_POSTGRES") and not os.environ.get(
+        "LLMCLUSTER_TEST_POSTGRES_URL"
+    ):
+        raise pytest.UsageError(
+            "LLMCLUSTER_REQUIRE_POSTGRES is set but LLMCLUSTER_TEST_POSTGRES_URL is not"
+        )

@@ -49,10 +49,13 @@ class SimState:
     disconnects: int = 0
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
+    bytes_streamed: int = 0
 
 
-def _words(n: int) -> list[str]:
-    return [f"w{i} " for i in range(n)]
+def _words(n: int, pad: int = 0) -> list[str]:
+    """The answer's words; ``pad`` lengthens each (``sim_word_pad``) for bulk-data tests."""
+    tail = "x" * pad
+    return [f"w{i}{tail} " for i in range(n)]
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
@@ -171,6 +174,7 @@ class SimulatedOpenAI:
         try:
             for event in _stream_events(body, chat):
                 await response.write(event)
+                self.state.bytes_streamed += len(event)
                 if delay:
                     await asyncio.sleep(delay)
             await response.write(b"data: [DONE]\n\n")
@@ -268,7 +272,8 @@ def _stream_events(body: dict[str, Any], chat: bool) -> list[bytes]:
             events.append(chunk({}, "tool_calls"))
             n = 1
         else:
-            events.extend(chunk({"content": w}) for w in _words(n))
+            pad = int(body.get("sim_word_pad", 0))
+            events.extend(chunk({"content": w}) for w in _words(n, pad))
             events.append(chunk({}, "length"))
     else:
         base = {"id": "cmpl-sim", "object": "text_completion", "created": created,
