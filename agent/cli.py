@@ -1,9 +1,9 @@
 """``llmcluster-agent``: run the agent, write its config, or show what it detects.
 
-    llmcluster-agent run --relay https://relay.example --token llmcn-... [--backend URL]
-    llmcluster-agent run --config agent.toml
-    llmcluster-agent init --relay URL --token TOKEN [--config PATH] [--backend URL]
-    llmcluster-agent detect [--json] [--backend URL]
+llmcluster-agent run --relay https://relay.example --token llmcn-... [--backend URL]
+llmcluster-agent run --config agent.toml
+llmcluster-agent init --relay URL --token TOKEN [--config PATH] [--backend URL]
+llmcluster-agent detect [--json] [--backend URL]
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from config import (
-    AgentSettings,
     DEFAULT_SCAN_PORTS,
+    AgentSettings,
     ConfigError,
     default_agent_config_path,
     load_agent_settings,
@@ -30,29 +30,48 @@ EXIT_FATAL = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Share this machine's GPUs "
-                                     "with your group through an LLM Cluster relay.")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Share this machine's GPUs with your group through an LLM Cluster relay.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", type=Path, help="agent TOML (default: the per-user file "
-                       f"{default_agent_config_path()}, if it exists)")
-        p.add_argument("--backend", action="append", metavar="URL", default=None,
-                       help="a backend's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            help="agent TOML (default: the per-user file "
+            f"{default_agent_config_path()}, if it exists)",
+        )
+        p.add_argument(
+            "--backend",
+            action="append",
+            metavar="URL",
+            default=None,
+            help="a backend's base URL, e.g. http://127.0.0.1:8000/v1 (repeatable)",
+        )
 
     run = sub.add_parser("run", help="connect to the relay and serve requests")
     common(run)
     run.add_argument("--relay", metavar="URL", help="the relay's base URL")
     run.add_argument("--token", help="this node's token (from 'llmcluster-relay node add')")
     run.add_argument("--name", help="node name shown to the group (default: hostname)")
-    run.add_argument("--insecure", action="store_true", default=None,
-                     help="allow plain ws:// to a non-loopback relay")
+    run.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow plain ws:// to a non-loopback relay",
+    )
     run.add_argument("--ca-bundle", type=Path, help="PEM bundle of a private CA")
     run.add_argument("--max-concurrency", type=int, help="requests served at once")
-    run.add_argument("--no-scan", dest="scan", action="store_false", default=None,
-                     help="use only the given backends; do not probe local ports")
-    run.add_argument("--log-level", default="info",
-                     choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--no-scan",
+        dest="scan",
+        action="store_false",
+        default=None,
+        help="use only the given backends; do not probe local ports",
+    )
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     init = sub.add_parser("init", help="write the agent's TOML config")
     common(init)
@@ -96,8 +115,9 @@ def _run(args: argparse.Namespace) -> int:
     from agent.runtime import Agent
     from agent.tunnel import FatalTunnelError, TunnelConfigError, relay_endpoints
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     settings = _load(args)
     try:
         relay_endpoints(settings.relay_url, insecure=settings.insecure)
@@ -129,8 +149,9 @@ def _init(args: argparse.Namespace) -> int:
         values["backends"] = _backend_overrides(args.backend)
     write_agent_config(path, values)
     print(f"wrote {path} (mode 0600: it holds the node token)")
-    print(f"start the agent with: {PROG} run" +
-          ("" if args.config is None else f" --config {path}"))
+    print(
+        f"start the agent with: {PROG} run" + ("" if args.config is None else f" --config {path}")
+    )
     return 0
 
 
@@ -149,8 +170,9 @@ def _detect(args: argparse.Namespace) -> int:
         ports = list(DEFAULT_SCAN_PORTS)
     samples = GpuMonitor().poll_once()
     gpus = None if samples is None else [s.to_dict() for s in samples]
-    return asyncio.run(run_detect(ports=ports, explicit=explicit, scan=args.scan,
-                                  as_json=args.json, gpus=gpus))
+    return asyncio.run(
+        run_detect(ports=ports, explicit=explicit, scan=args.scan, as_json=args.json, gpus=gpus)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,20 +61,24 @@ class Sink(Protocol):
 
     async def end(self, prompt_tokens: int | None, completion_tokens: int | None) -> None: ...
 
-    async def error(self, status: int, message: str, code: str | None = None,
-                    error_type: str = "server_error") -> None: ...
+    async def error(
+        self, status: int, message: str, code: str | None = None, error_type: str = "server_error"
+    ) -> None: ...
 
 
 class ForwardError(Exception):
     """A request this agent will not or cannot forward; becomes an OpenAI-format error."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 error_type: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
-        self.error_type = error_type or ("invalid_request_error" if status < 500 else "server_error")
+        self.error_type = error_type or (
+            "invalid_request_error" if status < 500 else "server_error"
+        )
 
 
 def backend_url(root_url: str, route: str) -> str:
@@ -138,20 +142,29 @@ class Forwarder:
                 self.on_backend_failure()
             await sink.error(502, "The node's backend is not reachable.", "backend_unavailable")
         except TimeoutError:
-            await sink.error(504, "The node's backend did not answer before the deadline.",
-                             "backend_timeout")
+            await sink.error(
+                504, "The node's backend did not answer before the deadline.", "backend_timeout"
+            )
 
     async def _forward(self, request: OpenStream, sink: Sink) -> None:
         if request.route not in self._allowed:
-            raise ForwardError(403, f"This node does not forward {request.route}.",
-                               "route_not_allowed", "permission_error")
+            raise ForwardError(
+                403,
+                f"This node does not forward {request.route}.",
+                "route_not_allowed",
+                "permission_error",
+            )
         if request.method != "POST":
             raise ForwardError(405, "Only POST requests are forwarded.", "method_not_allowed")
         model, _, _ = _peek(request.body)
         backend = self.models.get(model)
         if backend is None:
-            raise ForwardError(404, f"The model '{model}' is not served by this node.",
-                               "model_not_found", "invalid_request_error")
+            raise ForwardError(
+                404,
+                f"The model '{model}' is not served by this node.",
+                "model_not_found",
+                "invalid_request_error",
+            )
         headers = {"Content-Type": "application/json"}
         if backend.api_key:
             headers["Authorization"] = f"Bearer {backend.api_key}"
@@ -200,8 +213,11 @@ class Forwarder:
                 return
             if not plan.stream:
                 status, body = translate_response(
-                    plan, response.status, await _read_limited(response),
-                    request_id=request_id, created=created,
+                    plan,
+                    response.status,
+                    await _read_limited(response),
+                    request_id=request_id,
+                    created=created,
                 )
                 await sink.head(status, "application/json")
                 await sink.data(body)

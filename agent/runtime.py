@@ -82,12 +82,14 @@ class Agent:
         settings = self.settings
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                         auto_decompress=False) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False
+        ) as http:
             self.inventory.update(await self.detect(http))
             self._log_inventory()
-            forwarder = Forwarder(http, allowed_routes=settings.allowed_routes,
-                                  models=self.inventory.by_model)
+            forwarder = Forwarder(
+                http, allowed_routes=settings.allowed_routes, models=self.inventory.by_model
+            )
             forwarder.on_backend_failure = self._rescan_now.set
             self.gpu_monitor.start()
             self.tunnel = TunnelClient(
@@ -130,8 +132,9 @@ class Agent:
         if not self.inventory.backends:
             log.warning("no backends found; this node serves nothing until one starts")
         for backend in self.inventory.backends:
-            log.info("backend %s at %s: %d models", backend.kind, backend.root_url,
-                     len(backend.models))
+            log.info(
+                "backend %s at %s: %d models", backend.kind, backend.root_url, len(backend.models)
+            )
 
     async def _rescan_loop(self, http: aiohttp.ClientSession, forwarder: Forwarder) -> None:
         while True:

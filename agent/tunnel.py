@@ -121,8 +121,13 @@ class _Sink:
 
     __slots__ = ("_client", "_id", "_state", "_ws")
 
-    def __init__(self, client: TunnelClient, ws: aiohttp.ClientWebSocketResponse,
-                 stream_id: int, state: _Stream) -> None:
+    def __init__(
+        self,
+        client: TunnelClient,
+        ws: aiohttp.ClientWebSocketResponse,
+        stream_id: int,
+        state: _Stream,
+    ) -> None:
         self._client = client
         self._ws = ws
         self._id = stream_id
@@ -145,11 +150,10 @@ class _Sink:
     async def end(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         await self._ws.send_bytes(encode(End(self._id, prompt_tokens, completion_tokens)))
 
-    async def error(self, status: int, message: str, code: str | None = None,
-                    error_type: str = "server_error") -> None:
-        await self._ws.send_bytes(
-            encode(StreamError(self._id, status, message, code, error_type))
-        )
+    async def error(
+        self, status: int, message: str, code: str | None = None, error_type: str = "server_error"
+    ) -> None:
+        await self._ws.send_bytes(encode(StreamError(self._id, status, message, code, error_type)))
 
 
 class TunnelClient:
@@ -237,8 +241,9 @@ class TunnelClient:
 
     async def _exchange_token(self) -> str:
         headers = {"Authorization": f"Bearer {self._token}"}
-        async with self._http.post(self.endpoints.token_url, headers=headers,
-                                   ssl=self._ssl) as response:
+        async with self._http.post(
+            self.endpoints.token_url, headers=headers, ssl=self._ssl
+        ) as response:
             if response.status == 401:
                 message = "the relay refused this node's token"
                 with contextlib.suppress(Exception):
@@ -246,7 +251,9 @@ class TunnelClient:
                 raise FatalTunnelError(message)
             if response.status != 200:
                 raise aiohttp.ClientResponseError(
-                    response.request_info, (), status=response.status,
+                    response.request_info,
+                    (),
+                    status=response.status,
                     message="token exchange failed",
                 )
             token: str = (await response.json())["token"]
@@ -263,15 +270,19 @@ class TunnelClient:
             autoping=True,
         ) as ws:
             models, backends = self._inventory()
-            await ws.send_bytes(encode(Hello(
-                protocol_version=PROTOCOL_VERSION,
-                agent_version=AGENT_VERSION,
-                node_name=self._node_name,
-                models=tuple(models),
-                backends=tuple(backends),
-                gpus=tuple(self._gpus() or ()),
-                max_concurrency=self._max_concurrency,
-            )))
+            await ws.send_bytes(
+                encode(
+                    Hello(
+                        protocol_version=PROTOCOL_VERSION,
+                        agent_version=AGENT_VERSION,
+                        node_name=self._node_name,
+                        models=tuple(models),
+                        backends=tuple(backends),
+                        gpus=tuple(self._gpus() or ()),
+                        max_concurrency=self._max_concurrency,
+                    )
+                )
+            )
             first = await ws.receive(timeout=HELLO_ACK_TIMEOUT_S)
             if first.type != aiohttp.WSMsgType.BINARY:
                 self._log_close(ws, first)
@@ -299,7 +310,9 @@ class TunnelClient:
             self._log_close(ws, None)
             return True
 
-    def _log_close(self, ws: aiohttp.ClientWebSocketResponse, msg: aiohttp.WSMessage | None) -> None:
+    def _log_close(
+        self, ws: aiohttp.ClientWebSocketResponse, msg: aiohttp.WSMessage | None
+    ) -> None:
         code = ws.close_code
         reason = ""
         if msg is not None and msg.type == aiohttp.WSMsgType.CLOSE:
@@ -309,20 +322,28 @@ class TunnelClient:
         self.last_close = (code, reason)
         if self._stopping.is_set():
             return
-        log.warning("the relay closed the tunnel (code %s%s)", code,
-                    f": {reason}" if reason else "")
+        log.warning(
+            "the relay closed the tunnel (code %s%s)", code, f": {reason}" if reason else ""
+        )
 
     async def _receive_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
             msg = await ws.receive()
             if msg.type != aiohttp.WSMsgType.BINARY:
-                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
-                                aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                if msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
                     if msg.type == aiohttp.WSMsgType.CLOSE:
                         self.last_close = (msg.data, msg.extra or "")
                         if not self._stopping.is_set():
-                            log.warning("the relay closed the tunnel (code %s: %s)",
-                                        msg.data, msg.extra or "")
+                            log.warning(
+                                "the relay closed the tunnel (code %s: %s)",
+                                msg.data,
+                                msg.extra or "",
+                            )
                     return
                 continue
             message = decode(msg.data, max_bytes=self.max_message_bytes)
@@ -350,8 +371,9 @@ class TunnelClient:
         self._streams[request.stream] = state
         state.task = asyncio.create_task(self._serve(request, sink, refusal))
 
-    async def _serve(self, request: OpenStream, sink: _Sink,
-                     refusal: tuple[int, str, str] | None) -> None:
+    async def _serve(
+        self, request: OpenStream, sink: _Sink, refusal: tuple[int, str, str] | None
+    ) -> None:
         try:
             if refusal is not None:
                 await sink.error(*refusal)
@@ -377,10 +399,14 @@ class TunnelClient:
     async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
         while not ws.closed:
             gpus = self._gpus()
-            await ws.send_bytes(encode(Heartbeat(
-                in_flight=len(self._streams),
-                gpus=tuple(gpus) if gpus is not None else None,
-            )))
+            await ws.send_bytes(
+                encode(
+                    Heartbeat(
+                        in_flight=len(self._streams),
+                        gpus=tuple(gpus) if gpus is not None else None,
+                    )
+                )
+            )
             await asyncio.sleep(interval)
 
     async def _drain_on_stop(self, ws: aiohttp.ClientWebSocketResponse) -> None:

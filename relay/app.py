@@ -78,8 +78,9 @@ def create_app(
 
     @app.errorhandler(404)
     async def not_found(_: Exception) -> Response:
-        return openai_error(404, "Unknown URL. This relay serves the OpenAI API under /v1.",
-                            code="unknown_url")
+        return openai_error(
+            404, "Unknown URL. This relay serves the OpenAI API under /v1.", code="unknown_url"
+        )
 
     @app.errorhandler(405)
     async def bad_method(_: Exception) -> Response:

@@ -52,13 +52,17 @@ class NodeDirectory(abc.ABC):
         """
         online = [s for s in self.sessions(group_id) if s.available]
         if not online:
-            raise StreamFailed(503, "No nodes of your group are online right now.",
-                               code="no_nodes_available")
+            raise StreamFailed(
+                503, "No nodes of your group are online right now.", code="no_nodes_available"
+            )
         serving = [s for s in online if s.serves(model)]
         if not serving:
-            raise StreamFailed(404, f"The model '{model}' does not exist or no online node "
-                               "of your group serves it.", code="model_not_found",
-                               error_type="invalid_request_error")
+            raise StreamFailed(
+                404,
+                f"The model '{model}' does not exist or no online node of your group serves it.",
+                code="model_not_found",
+                error_type="invalid_request_error",
+            )
         return min(
             serving,
             key=lambda s: (

@@ -22,23 +22,38 @@ _TYPES = {
 
 
 def error_body(
-    message: str, *, status: int, param: str | None = None, code: str | None = None,
+    message: str,
+    *,
+    status: int,
+    param: str | None = None,
+    code: str | None = None,
     error_type: str | None = None,
 ) -> bytes:
-    kind = error_type or _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    kind = error_type or _TYPES.get(
+        status, "server_error" if status >= 500 else "invalid_request_error"
+    )
     return orjson.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}})
 
 
 def openai_error(
-    status: int, message: str, *, param: str | None = None, code: str | None = None,
-    error_type: str | None = None, headers: Mapping[str, str] | None = None,
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    error_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """An error response in OpenAI's format with the given HTTP status."""
     body = error_body(message, status=status, param=param, code=code, error_type=error_type)
-    return Response(body, status=status, content_type="application/json", headers=dict(headers or {}))
+    return Response(
+        body, status=status, content_type="application/json", headers=dict(headers or {})
+    )
 
 
-def sse_error_event(message: str, *, code: str | None = None, error_type: str = "server_error") -> bytes:
+def sse_error_event(
+    message: str, *, code: str | None = None, error_type: str = "server_error"
+) -> bytes:
     """The event that ends a stream which failed after its first byte was sent."""
     payload = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
     return b"data: " + orjson.dumps(payload) + b"\n\n"

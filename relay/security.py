@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 API_KEY_PREFIX = "llmc-"
-NODE_TOKEN_PREFIX = "llmcn-"
+NODE_TOKEN_PREFIX = "llmcn-"  # noqa: S105 - a public prefix, not a secret
 # How much of a secret may be shown (in `key list`, the console): the fixed prefix plus a
 # few random characters, enough to tell keys apart, far too few to guess the rest.
 VISIBLE_CHARS = 8

@@ -56,8 +56,11 @@ async def serve_async(
     app = create_app(settings)
     scheme = "https" if settings.certfile else "http"
     log.info("relay listening on %s://%s", scheme, _bind(settings.host, settings.port))
-    await hypercorn_serve(app, hypercorn_config(settings, fd=fd),  # type: ignore[arg-type]
-                          shutdown_trigger=stop.wait)
+    await hypercorn_serve(
+        app,
+        hypercorn_config(settings, fd=fd),
+        shutdown_trigger=stop.wait,
+    )
 
 
 def _signal_event() -> asyncio.Event:

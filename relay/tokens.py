@@ -21,7 +21,7 @@ ALGORITHM = "HS256"
 ISSUER = "llmcluster-relay"
 TUNNEL_AUDIENCE = "llmcluster-tunnel"
 ADMIN_AUDIENCE = "llmcluster-admin"
-SIGNING_SECRET_NAME = "jwt-signing-key"
+SIGNING_SECRET_NAME = "jwt-signing-key"  # noqa: S105 - the name of a secret
 
 
 class InvalidToken(Exception):

@@ -46,8 +46,12 @@ def circle(database_url: str) -> Circle:
 def start_relay(tmp_path: Path, database_url: str) -> Iterator[Callable[..., RelayProc]]:
     started: list[RelayProc] = []
 
-    def start(settings: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None,
-              port: int | None = None, verify: object = True) -> RelayProc:
+    def start(
+        settings: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+        port: int | None = None,
+        verify: object = True,
+    ) -> RelayProc:
         merged = {"heartbeat_timeout_s": "2", "revocation_poll_s": "0.2", **(settings or {})}
         relay = RelayProc(database_url, tmp_path, settings=merged, tls=tls, port=port)
         started.append(relay)
@@ -79,8 +83,9 @@ def relay(start_relay: Callable[..., RelayProc]) -> RelayProc:
 
 
 @pytest.fixture
-def agent(relay: RelayProc, circle: Circle, sim: SimBackend,
-          start_agent: Callable[..., AgentProc]) -> AgentProc:
+def agent(
+    relay: RelayProc, circle: Circle, sim: SimBackend, start_agent: Callable[..., AgentProc]
+) -> AgentProc:
     from tests.harness import wait_for_model
 
     proc = start_agent(relay.url, circle.node_token, sim.base_url)

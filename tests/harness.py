@@ -50,8 +50,9 @@ class BackgroundLoop:
 class SimBackend:
     """A simulated OpenAI-compatible backend on loopback, in a background loop."""
 
-    def __init__(self, bg: BackgroundLoop, models: list[str] | None = None,
-                 token_delay_ms: float = 0.0) -> None:
+    def __init__(
+        self, bg: BackgroundLoop, models: list[str] | None = None, token_delay_ms: float = 0.0
+    ) -> None:
         self._bg = bg
         self.state = bg.run(_make_state(models or ["sim-model"], token_delay_ms))
         self.server = SimulatedOpenAI(self.state)
@@ -59,12 +60,14 @@ class SimBackend:
 
     def wait_disconnect(self, timeout: float = 5.0) -> bool:
         """Block until the backend saw a client hang up (or the timeout passes)."""
+
         async def wait() -> bool:
             try:
                 await asyncio.wait_for(self.state.disconnected.wait(), timeout)
             except TimeoutError:
                 return False
             return True
+
         return self._bg.run(wait(), timeout + 5)
 
     def stop(self) -> None:
@@ -88,8 +91,9 @@ class Circle:
     node_token: str
 
 
-async def bootstrap(database_url: str, *, group: str = "friends", user: str = "alice",
-                    node: str = "rig-1") -> Circle:
+async def bootstrap(
+    database_url: str, *, group: str = "friends", user: str = "alice", node: str = "rig-1"
+) -> Circle:
     """Create a group, a user with a key and a node, straight through the store."""
     store = await open_store(database_url)
     try:
@@ -97,11 +101,11 @@ async def bootstrap(database_url: str, *, group: str = "friends", user: str = "a
         g = await store.create_group(group)
         await store.add_member(g.id, u.id, Role.OWNER)
         secret, prefix, digest = new_api_key()
-        key = await store.create_api_key(prefix=prefix, key_hash=digest, user_id=u.id,
-                                         group_id=g.id, name="test-key")
+        key = await store.create_api_key(
+            prefix=prefix, key_hash=digest, user_id=u.id, group_id=g.id, name="test-key"
+        )
         token, token_hash = new_node_token()
-        n = await store.create_node(name=node, group_id=g.id, user_id=u.id,
-                                    token_hash=token_hash)
+        n = await store.create_node(name=node, group_id=g.id, user_id=u.id, token_hash=token_hash)
     finally:
         await store.close()
     return Circle(database_url, g.id, u.id, key.id, secret, n.id, token)
@@ -112,8 +116,9 @@ async def add_node(database_url: str, group_id: str, user_id: str, name: str) ->
     store = await open_store(database_url)
     try:
         token, token_hash = new_node_token()
-        n = await store.create_node(name=name, group_id=group_id, user_id=user_id,
-                                    token_hash=token_hash)
+        n = await store.create_node(
+            name=name, group_id=group_id, user_id=user_id, token_hash=token_hash
+        )
     finally:
         await store.close()
     return n.id, token
@@ -126,8 +131,9 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = READY_TIMEOUT_S,
-               what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = READY_TIMEOUT_S, what: str = "condition"
+) -> None:
     """Poll a readiness condition (a process coming up) with a hard deadline."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -167,16 +173,30 @@ class Proc:
 class RelayProc(Proc):
     """``python -m relay serve`` on a loopback port; settings through LLMCLUSTER_RELAY_*."""
 
-    def __init__(self, database_url: str, tmp: Path, *, port: int | None = None,
-                 settings: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        tmp: Path,
+        *,
+        port: int | None = None,
+        settings: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.port = port or free_port()
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         extra = {f"LLMCLUSTER_RELAY_{k.upper()}": v for k, v in (settings or {}).items()}
         extra.setdefault("LLMCLUSTER_RELAY_DATA_DIR", str(tmp))
-        args = [sys.executable, "-m", "relay", "--database-url", database_url, "serve",
-                "--port", str(self.port)]
+        args = [
+            sys.executable,
+            "-m",
+            "relay",
+            "--database-url",
+            database_url,
+            "serve",
+            "--port",
+            str(self.port),
+        ]
         if tls:
             args += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
         super().__init__(args, _env(extra), tmp / f"relay-{self.port}.log")
@@ -189,17 +209,39 @@ class RelayProc(Proc):
                 return httpx.get(self.url + "/readyz", timeout=1, verify=verify).status_code == 200
             except httpx.HTTPError:
                 return False
+
         wait_until(up, what="the relay to start")
 
 
 class AgentProc(Proc):
     """``python -m agent run`` pointed at a relay and one backend (no port scan)."""
 
-    def __init__(self, relay_url: str, token: str, backend_url: str | None, tmp: Path,
-                 *, name: str = "rig", extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
-        args = [sys.executable, "-m", "agent", "run", "--relay", relay_url, "--token", token,
-                "--name", name, "--no-scan", "--log-level", "debug"]
+    def __init__(
+        self,
+        relay_url: str,
+        token: str,
+        backend_url: str | None,
+        tmp: Path,
+        *,
+        name: str = "rig",
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            "--relay",
+            relay_url,
+            "--token",
+            token,
+            "--name",
+            name,
+            "--no-scan",
+            "--log-level",
+            "debug",
+        ]
         if backend_url:
             args += ["--backend", backend_url]
         args += extra_args or []
@@ -208,17 +250,30 @@ class AgentProc(Proc):
 
 
 def models_of(relay_url: str, api_key: str, verify: Any = True) -> list[str]:
-    response = httpx.get(relay_url + "/v1/models",
-                         headers={"Authorization": f"Bearer {api_key}"}, timeout=5,
-                         verify=verify)
+    response = httpx.get(
+        relay_url + "/v1/models",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=5,
+        verify=verify,
+    )
     response.raise_for_status()
     return [m["id"] for m in response.json()["data"]]
 
 
-def wait_for_model(relay_url: str, api_key: str, model: str, *, present: bool = True,
-                   timeout: float = READY_TIMEOUT_S, verify: Any = True) -> None:
-    wait_until(lambda: (model in models_of(relay_url, api_key, verify)) == present,
-               timeout, f"model {model} to {'appear' if present else 'vanish'}")
+def wait_for_model(
+    relay_url: str,
+    api_key: str,
+    model: str,
+    *,
+    present: bool = True,
+    timeout: float = READY_TIMEOUT_S,
+    verify: Any = True,
+) -> None:
+    wait_until(
+        lambda: (model in models_of(relay_url, api_key, verify)) == present,
+        timeout,
+        f"model {model} to {'appear' if present else 'vanish'}",
+    )
 
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:

@@ -119,7 +119,9 @@ class SimulatedOpenAI:
         if self.state.record:
             self.state.requests.append(RecordedRequest(request.path, dict(request.headers), body))
         if body.get("model") not in self.state.models:
-            return _error(404, f"The model `{body.get('model')}` does not exist.", "model_not_found")
+            return _error(
+                404, f"The model `{body.get('model')}` does not exist.", "model_not_found"
+            )
         status = body.get("sim_status")
         if isinstance(status, int) and status >= 400:
             return _error(status, f"simulated failure {status}")
@@ -149,8 +151,9 @@ class SimulatedOpenAI:
             first_delay = float(body.get("sim_first_token_delay_ms", 0))
             if first_delay:
                 await asyncio.sleep(first_delay / 1000)
-            return web.Response(body=orjson.dumps(_full_answer(body, chat)),
-                                content_type="application/json")
+            return web.Response(
+                body=orjson.dumps(_full_answer(body, chat)), content_type="application/json"
+            )
         except asyncio.CancelledError:
             self._note_disconnect()
             raise
@@ -164,8 +167,9 @@ class SimulatedOpenAI:
     async def _stream(
         self, request: web.Request, body: dict[str, Any], *, chat: bool
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         delay = float(body.get("sim_token_delay_ms", self.state.token_delay_ms)) / 1000
         first_delay = float(body.get("sim_first_token_delay_ms", 0)) / 1000
         if first_delay:
@@ -196,8 +200,12 @@ class SimulatedOpenAI:
         ]
         tokens = sum(max(1, len(str(t).split())) for t in items)
         return web.json_response(
-            {"object": "list", "data": data, "model": body["model"],
-             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
             dumps=_dumps,
         )
 
@@ -217,37 +225,59 @@ def _wants_tool(body: dict[str, Any]) -> bool:
 
 def _tool_call(body: dict[str, Any]) -> dict[str, Any]:
     name = body["tools"][0]["function"]["name"]
-    return {"id": "call_sim0", "type": "function",
-            "function": {"name": name, "arguments": '{"city": "Paris"}'}}
+    return {
+        "id": "call_sim0",
+        "type": "function",
+        "function": {"name": name, "arguments": '{"city": "Paris"}'},
+    }
 
 
 def _usage(body: dict[str, Any], completion: int) -> dict[str, int]:
     prompt = _prompt_tokens(body)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _full_answer(body: dict[str, Any], chat: bool) -> dict[str, Any]:
     n = int(body.get("max_tokens") or 16)
     created = int(time.time())
     if not chat:
-        return {"id": "cmpl-sim", "object": "text_completion", "created": created,
-                "model": body["model"],
-                "choices": [{"index": 0, "text": "".join(_words(n)), "logprobs": None,
-                             "finish_reason": "length"}],
-                "usage": _usage(body, n)}
+        return {
+            "id": "cmpl-sim",
+            "object": "text_completion",
+            "created": created,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "text": "".join(_words(n)),
+                    "logprobs": None,
+                    "finish_reason": "length",
+                }
+            ],
+            "usage": _usage(body, n),
+        }
     if _wants_tool(body):
-        message: dict[str, Any] = {"role": "assistant", "content": None,
-                                   "tool_calls": [_tool_call(body)]}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [_tool_call(body)],
+        }
         finish, n = "tool_calls", 1
     else:
         message = {"role": "assistant", "content": "".join(_words(n))}
         finish = "length"
-    return {"id": "chatcmpl-sim", "object": "chat.completion", "created": created,
-            "model": body["model"],
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": finish}],
-            "usage": _usage(body, n)}
+    return {
+        "id": "chatcmpl-sim",
+        "object": "chat.completion",
+        "created": created,
+        "model": body["model"],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": _usage(body, n),
+    }
 
 
 def _stream_events(body: dict[str, Any], chat: bool) -> list[bytes]:
@@ -258,12 +288,20 @@ def _stream_events(body: dict[str, Any], chat: bool) -> list[bytes]:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     events: list[dict[str, Any]] = []
     if chat:
-        base = {"id": "chatcmpl-sim", "object": "chat.completion.chunk", "created": created,
-                "model": model}
+        base = {
+            "id": "chatcmpl-sim",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                         "finish_reason": finish}]}
+            return {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
 
         events.append(chunk({"role": "assistant", "content": ""}))
         if _wants_tool(body):
@@ -276,12 +314,17 @@ def _stream_events(body: dict[str, Any], chat: bool) -> list[bytes]:
             events.extend(chunk({"content": w}) for w in _words(n, pad))
             events.append(chunk({}, "length"))
     else:
-        base = {"id": "cmpl-sim", "object": "text_completion", "created": created,
-                "model": model}
-        events.extend({**base, "choices": [{"index": 0, "text": w, "logprobs": None,
-                                            "finish_reason": None}]} for w in _words(n))
-        events.append({**base, "choices": [{"index": 0, "text": "", "logprobs": None,
-                                            "finish_reason": "length"}]})
+        base = {"id": "cmpl-sim", "object": "text_completion", "created": created, "model": model}
+        events.extend(
+            {**base, "choices": [{"index": 0, "text": w, "logprobs": None, "finish_reason": None}]}
+            for w in _words(n)
+        )
+        events.append(
+            {
+                **base,
+                "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "length"}],
+            }
+        )
     if include_usage:
         events.append({**base, "choices": [], "usage": _usage(body, n)})
     return [b"data: " + orjson.dumps(e) + b"\n\n" for e in events]
@@ -294,8 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", action="append", dest="models")
     parser.add_argument("--token-delay-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
-    state = SimState(models=args.models or ["sim-model"], token_delay_ms=args.token_delay_ms,
-                     record=False)
+    state = SimState(
+        models=args.models or ["sim-model"], token_delay_ms=args.token_delay_ms, record=False
+    )
 
     async def serve() -> None:
         sim = SimulatedOpenAI(state)

@@ -23,6 +23,9 @@ async def readyz() -> Response:
     try:
         await asyncio.wait_for(relay_state().store.ping(), timeout=2.0)
     except Exception:
-        return Response(b'{"status":"unavailable","store":"unreachable"}', status=503,
-                        content_type="application/json")
+        return Response(
+            b'{"status":"unavailable","store":"unreachable"}',
+            status=503,
+            content_type="application/json",
+        )
     return Response(b'{"status":"ready"}', content_type="application/json")

@@ -39,8 +39,13 @@ async def _principal() -> Principal | Response:
 
 def _failure_response(failure: StreamFailed) -> Response:
     headers = {"Retry-After": RETRY_AFTER_S} if failure.status in (429, 503) else None
-    return openai_error(failure.status, failure.message, code=failure.code,
-                        error_type=failure.error_type, headers=headers)
+    return openai_error(
+        failure.status,
+        failure.message,
+        code=failure.code,
+        error_type=failure.error_type,
+        headers=headers,
+    )
 
 
 @blueprint.get("/models")
@@ -109,18 +114,27 @@ async def _forward(route: str) -> Response:
         return _failure_response(failure)
     except TimeoutError:
         _cancel_soon(stream)
-        return openai_error(504, "The node did not start answering in time.",
-                            code="first_byte_timeout")
+        return openai_error(
+            504, "The node did not start answering in time.", code="first_byte_timeout"
+        )
     except asyncio.CancelledError:  # the consumer hung up before the first byte
         _cancel_soon(stream)
         raise
-    log.debug("stream %s on %s: first bytes after %.1f ms", stream.id, session.node_name,
-              (time.monotonic() - started) * 1000)
+    log.debug(
+        "stream %s on %s: first bytes after %.1f ms",
+        stream.id,
+        session.node_name,
+        (time.monotonic() - started) * 1000,
+    )
     if first is None:
         return Response(b"", status=head.status, content_type=head.content_type)
-    response = Response(_relay_body(stream, first), status=head.status,
-                        content_type=head.content_type, headers=SSE_HEADERS)
-    response.timeout = None  # type: ignore[assignment]
+    response = Response(
+        _relay_body(stream, first),
+        status=head.status,
+        content_type=head.content_type,
+        headers=SSE_HEADERS,
+    )
+    response.timeout = None
     return response
 
 

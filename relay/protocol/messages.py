@@ -63,9 +63,10 @@ class ModelEntry:
 
 
 def _models(raw: object) -> tuple[ModelEntry, ...]:
-    _check(isinstance(raw, list | tuple), "models must be a list")
+    if not isinstance(raw, list | tuple):
+        raise ProtocolError("models must be a list")
     out = []
-    for item in raw:  # type: ignore[union-attr]
+    for item in raw:
         if isinstance(item, ModelEntry):
             out.append(item)
         else:
@@ -78,11 +79,9 @@ def _models(raw: object) -> tuple[ModelEntry, ...]:
 
 
 def _dicts(raw: object, name: str) -> tuple[dict[str, Any], ...]:
-    _check(
-        isinstance(raw, list | tuple) and all(isinstance(x, dict) for x in raw),  # type: ignore[union-attr]
-        f"{name} must be a list of objects",
-    )
-    return tuple(raw)  # type: ignore[arg-type]
+    if not (isinstance(raw, list | tuple) and all(isinstance(x, dict) for x in raw)):
+        raise ProtocolError(f"{name} must be a list of objects")
+    return tuple(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,13 +283,31 @@ class Data:
 
 
 ControlMessage = (
-    Hello | HelloAck | Heartbeat | Inventory | ResponseHead | End | StreamError | Cancel
-    | Window | Drain
+    Hello
+    | HelloAck
+    | Heartbeat
+    | Inventory
+    | ResponseHead
+    | End
+    | StreamError
+    | Cancel
+    | Window
+    | Drain
 )
 Message = ControlMessage | OpenStream | Data
 
 CONTROL_TYPES: dict[str, type[ControlMessage]] = {
-    cls.TYPE: cls  # type: ignore[misc]
-    for cls in (Hello, HelloAck, Heartbeat, Inventory, ResponseHead, End, StreamError, Cancel,
-                Window, Drain)
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        HelloAck,
+        Heartbeat,
+        Inventory,
+        ResponseHead,
+        End,
+        StreamError,
+        Cancel,
+        Window,
+        Drain,
+    )
 }

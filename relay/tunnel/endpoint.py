@@ -56,8 +56,10 @@ async def exchange_token() -> Response:
         return openai_error(401, "This node has been revoked.", code="node_revoked")
     ttl = state.settings.node_jwt_ttl_s
     token = state.signer.issue(node.id, TUNNEL_AUDIENCE, ttl)
-    return Response(orjson.dumps({"token": token, "expires_in": ttl, "node_id": node.id}),
-                    content_type="application/json")
+    return Response(
+        orjson.dumps({"token": token, "expires_in": ttl, "node_id": node.id}),
+        content_type="application/json",
+    )
 
 
 @blueprint.websocket("/ws")
@@ -78,8 +80,10 @@ async def tunnel() -> Response | None:
     settings = state.settings
     try:
         first = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT_S)
-        hello = decode(first if isinstance(first, bytes) else first.encode(),
-                       max_bytes=settings.max_message_bytes)
+        hello = decode(
+            first if isinstance(first, bytes) else first.encode(),
+            max_bytes=settings.max_message_bytes,
+        )
     except (TimeoutError, ProtocolError) as exc:
         await websocket.close(CLOSE_PROTOCOL_ERROR, f"expected a hello frame: {exc}"[:120])
         return None
@@ -87,8 +91,10 @@ async def tunnel() -> Response | None:
         await websocket.close(CLOSE_PROTOCOL_ERROR, "the first frame must be a hello")
         return None
     if hello.protocol_version != PROTOCOL_VERSION:
-        reason = (f"protocol version mismatch: relay speaks {PROTOCOL_VERSION}, "
-                  f"agent speaks {hello.protocol_version}; upgrade the older side")
+        reason = (
+            f"protocol version mismatch: relay speaks {PROTOCOL_VERSION}, "
+            f"agent speaks {hello.protocol_version}; upgrade the older side"
+        )
         log.warning("node %s refused: %s", node.name, reason)
         await websocket.close(CLOSE_PROTOCOL_MISMATCH, reason)
         return None
@@ -107,15 +113,24 @@ async def tunnel() -> Response | None:
     if previous is not None:
         previous.fail_all("The node reconnected; requests on its old tunnel were lost.")
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same node")
-    log.info("node %s (%s) connected: %d models, agent %s", node.name, node.id,
-             len(session.models), hello.agent_version)
+    log.info(
+        "node %s (%s) connected: %d models, agent %s",
+        node.name,
+        node.id,
+        len(session.models),
+        hello.agent_version,
+    )
     try:
-        await session.send(encode(HelloAck(
-            node_id=node.id,
-            heartbeat_interval_s=settings.heartbeat_timeout_s / 3,
-            max_message_bytes=settings.max_message_bytes,
-            window_bytes=settings.stream_window_bytes,
-        )))
+        await session.send(
+            encode(
+                HelloAck(
+                    node_id=node.id,
+                    heartbeat_interval_s=settings.heartbeat_timeout_s / 3,
+                    max_message_bytes=settings.max_message_bytes,
+                    window_bytes=settings.stream_window_bytes,
+                )
+            )
+        )
         receive = websocket.receive
         handle = session.handle_frame
         while True:

@@ -111,8 +111,9 @@ class AgentSession:
         If the send fails the stream is removed again and :class:`StreamFailed` raised.
         """
         if not self.available:
-            raise StreamFailed(503, "The node is no longer accepting requests.",
-                               code="node_unavailable")
+            raise StreamFailed(
+                503, "The node is no longer accepting requests.", code="node_unavailable"
+            )
         stream_id = self._next_stream
         self._next_stream = stream_id + 1 if stream_id < 2**32 - 1 else 1
         stream = TunnelStream(stream_id, self._window, self._grant, self._cancel)
@@ -120,14 +121,19 @@ class AgentSession:
         frame = encode(OpenStream(stream_id, method, route, body, deadline_s))
         if len(frame) > self._max_message:
             del self.streams[stream_id]
-            raise StreamFailed(413, "The request body is larger than the tunnel allows.",
-                               code="request_too_large", error_type="invalid_request_error")
+            raise StreamFailed(
+                413,
+                "The request body is larger than the tunnel allows.",
+                code="request_too_large",
+                error_type="invalid_request_error",
+            )
         try:
             await self.send(frame)
         except Exception as exc:
             self.streams.pop(stream_id, None)
-            raise StreamFailed(502, "The node's tunnel failed while sending the request.",
-                               code="node_unreachable") from exc
+            raise StreamFailed(
+                502, "The node's tunnel failed while sending the request.", code="node_unreachable"
+            ) from exc
         return stream
 
     async def _grant(self, stream_id: int, credit: int) -> None:

@@ -20,7 +20,11 @@ class StreamFailed(Exception):
     """The request failed on the far side of the tunnel (or the tunnel itself failed)."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None,
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
         error_type: str = "server_error",
     ) -> None:
         super().__init__(message)
@@ -34,8 +38,16 @@ class TunnelStream:
     """The relay's end of a multiplexed stream. Not thread-safe; lives on the event loop."""
 
     __slots__ = (
-        "_chunks", "_failure", "_grant", "_send_cancel", "_waiter", "_window", "ended",
-        "head", "id", "usage",
+        "_chunks",
+        "_failure",
+        "_grant",
+        "_send_cancel",
+        "_waiter",
+        "_window",
+        "ended",
+        "head",
+        "id",
+        "usage",
     )
 
     def __init__(
@@ -72,7 +84,9 @@ class TunnelStream:
         self.usage = end
         self.ended = True
         if not self.head.done():
-            self.head.set_exception(StreamFailed(502, "The node ended the response without a head."))
+            self.head.set_exception(
+                StreamFailed(502, "The node ended the response without a head.")
+            )
         self._wake()
 
     def fail(self, failure: StreamFailed) -> None:
@@ -85,8 +99,9 @@ class TunnelStream:
         self._wake()
 
     def on_error(self, error: StreamError) -> None:
-        self.fail(StreamFailed(error.status, error.message, code=error.code,
-                               error_type=error.error_type))
+        self.fail(
+            StreamFailed(error.status, error.message, code=error.code, error_type=error.error_type)
+        )
 
     def _wake(self) -> None:
         waiter = self._waiter

@@ -16,18 +16,30 @@ PAD = 5_000  # each token ~5 kB: about 60 MB of SSE in all
 
 
 def test_slow_consumer_stalls_the_backend_and_loses_nothing(
-    circle: Circle, sim: SimBackend, start_relay: Callable[..., RelayProc],
+    circle: Circle,
+    sim: SimBackend,
+    start_relay: Callable[..., RelayProc],
     start_agent: Callable[..., AgentProc],
 ) -> None:
     relay = start_relay(settings={"stream_window_bytes": "65536"})
     start_agent(relay.url, circle.node_token, sim.base_url)
     wait_for_model(relay.url, circle.api_key, "sim-model")
-    body = {"model": "sim-model", "messages": [{"role": "user", "content": "go"}],
-            "max_tokens": TOKENS, "stream": True, "sim_word_pad": PAD}
-    with httpx.Client(timeout=60) as http, http.stream(
-        "POST", relay.url + "/v1/chat/completions", json=body,
-        headers={"Authorization": f"Bearer {circle.api_key}"},
-    ) as response:
+    body = {
+        "model": "sim-model",
+        "messages": [{"role": "user", "content": "go"}],
+        "max_tokens": TOKENS,
+        "stream": True,
+        "sim_word_pad": PAD,
+    }
+    with (
+        httpx.Client(timeout=60) as http,
+        http.stream(
+            "POST",
+            relay.url + "/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {circle.api_key}"},
+        ) as response,
+    ):
         chunks = response.iter_raw(65536)
         received = [next(chunks)]
         # The consumer stops reading. The backend must stall well before the end: what is
@@ -51,9 +63,7 @@ def test_slow_consumer_stalls_the_backend_and_loses_nothing(
         assert sim.state.in_flight == 1
         received.extend(chunks)  # the consumer reads again: everything arrives
     text = b"".join(received).decode()
-    events = [e[len("data: "):] for e in text.split("\n\n") if e]
+    events = [e[len("data: ") :] for e in text.split("\n\n") if e]
     assert events[-1] == "[DONE]"
-    words = "".join(
-        json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1]
-    )
+    words = "".join(json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1])
     assert words == "".join(f"w{i}{'x' * PAD} " for i in range(TOKENS))

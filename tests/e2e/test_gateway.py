@@ -14,15 +14,20 @@ from tests.harness import AgentProc, Circle, RelayProc, SimBackend
 pytestmark = pytest.mark.usefixtures("agent")
 
 MESSAGES = [{"role": "user", "content": "say something"}]
-TOOLS = [{
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]},
-    },
-}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 def client(relay: RelayProc, circle: Circle) -> openai.OpenAI:
@@ -37,15 +42,20 @@ def test_models_lists_the_groups_models(relay: RelayProc, circle: Circle) -> Non
 
 def test_chat_non_streaming(relay: RelayProc, circle: Circle) -> None:
     answer = client(relay, circle).chat.completions.create(
-        model="sim-model", messages=MESSAGES, max_tokens=5)
+        model="sim-model", messages=MESSAGES, max_tokens=5
+    )
     assert answer.choices[0].message.content == "w0 w1 w2 w3 w4 "
     assert answer.usage is not None and answer.usage.completion_tokens == 5
 
 
 def test_chat_streaming_arrives_token_by_token(relay: RelayProc, circle: Circle) -> None:
     stream = client(relay, circle).chat.completions.create(
-        model="sim-model", messages=MESSAGES, max_tokens=20, stream=True,
-        stream_options={"include_usage": True})
+        model="sim-model",
+        messages=MESSAGES,
+        max_tokens=20,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "".join(f"w{i} " for i in range(20))
@@ -54,8 +64,12 @@ def test_chat_streaming_arrives_token_by_token(relay: RelayProc, circle: Circle)
 
 def test_stream_ends_with_done(relay: RelayProc, circle: Circle) -> None:
     body = {"model": "sim-model", "messages": MESSAGES, "max_tokens": 3, "stream": True}
-    with httpx.stream("POST", relay.url + "/v1/chat/completions", json=body,
-                      headers={"Authorization": f"Bearer {circle.api_key}"}) as response:
+    with httpx.stream(
+        "POST",
+        relay.url + "/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {circle.api_key}"},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         raw = b"".join(response.iter_bytes())
@@ -81,8 +95,13 @@ def test_tools_and_unknown_fields_pass_through_untouched(
     relay: RelayProc, circle: Circle, sim: SimBackend
 ) -> None:
     answer = client(relay, circle).chat.completions.create(
-        model="sim-model", messages=MESSAGES, tools=TOOLS, tool_choice="auto",
-        response_format={"type": "text"}, logprobs=False, seed=7,
+        model="sim-model",
+        messages=MESSAGES,
+        tools=TOOLS,
+        tool_choice="auto",
+        response_format={"type": "text"},
+        logprobs=False,
+        seed=7,
         extra_body={"x_vendor_option": {"nested": [1, 2, 3]}},
     )
     call = answer.choices[0].message.tool_calls[0]
@@ -98,19 +117,22 @@ def test_tools_and_unknown_fields_pass_through_untouched(
 
 def test_streamed_tool_calls(relay: RelayProc, circle: Circle) -> None:
     stream = client(relay, circle).chat.completions.create(
-        model="sim-model", messages=MESSAGES, tools=TOOLS, stream=True)
+        model="sim-model", messages=MESSAGES, tools=TOOLS, stream=True
+    )
     calls = [tc for ch in stream if ch.choices for tc in (ch.choices[0].delta.tool_calls or [])]
     assert calls[0].function.name == "get_weather"
 
 
 async def test_async_sdk_concurrent_streams(relay: RelayProc, circle: Circle) -> None:
-    async with openai.AsyncOpenAI(base_url=relay.url + "/v1", api_key=circle.api_key,
-                                  max_retries=0) as c:
+    async with openai.AsyncOpenAI(
+        base_url=relay.url + "/v1", api_key=circle.api_key, max_retries=0
+    ) as c:
+
         async def one(n: int) -> str:
             stream = await c.chat.completions.create(
-                model="sim-model", messages=MESSAGES, max_tokens=n, stream=True)
-            return "".join([ch.choices[0].delta.content or "" async for ch in stream
-                            if ch.choices])
+                model="sim-model", messages=MESSAGES, max_tokens=n, stream=True
+            )
+            return "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices])
 
         texts = await asyncio.gather(*(one(n) for n in range(1, 21)))
     assert texts == ["".join(f"w{i} " for i in range(n)) for n in range(1, 21)]
@@ -126,19 +148,26 @@ def test_unknown_model_is_404_model_not_found(relay: RelayProc, circle: Circle) 
 def test_backend_error_status_passes_through(relay: RelayProc, circle: Circle) -> None:
     with pytest.raises(openai.RateLimitError):
         client(relay, circle).chat.completions.create(
-            model="sim-model", messages=MESSAGES, extra_body={"sim_status": 429})
+            model="sim-model", messages=MESSAGES, extra_body={"sim_status": 429}
+        )
 
 
 def test_bad_json_is_400(relay: RelayProc, circle: Circle) -> None:
-    response = httpx.post(relay.url + "/v1/chat/completions", content=b"{not json",
-                          headers={"Authorization": f"Bearer {circle.api_key}"})
+    response = httpx.post(
+        relay.url + "/v1/chat/completions",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {circle.api_key}"},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_missing_model_is_400_naming_the_param(relay: RelayProc, circle: Circle) -> None:
-    response = httpx.post(relay.url + "/v1/chat/completions", json={"messages": MESSAGES},
-                          headers={"Authorization": f"Bearer {circle.api_key}"})
+    response = httpx.post(
+        relay.url + "/v1/chat/completions",
+        json={"messages": MESSAGES},
+        headers={"Authorization": f"Bearer {circle.api_key}"},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "model"
 

@@ -31,8 +31,11 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_agent_and_sdk_over_tls_with_a_private_ca(
-    tls_files: tuple[Path, Path, Path], circle: Circle, sim: SimBackend,
-    start_relay: Callable[..., RelayProc], start_agent: Callable[..., AgentProc],
+    tls_files: tuple[Path, Path, Path],
+    circle: Circle,
+    sim: SimBackend,
+    start_relay: Callable[..., RelayProc],
+    start_agent: Callable[..., AgentProc],
 ) -> None:
     cert, key, ca = tls_files
     trust = ssl.create_default_context(cafile=str(ca))
@@ -40,17 +43,24 @@ def test_agent_and_sdk_over_tls_with_a_private_ca(
     assert relay.url.startswith("https://")
     start_agent(relay.url, circle.node_token, sim.base_url, extra_args=["--ca-bundle", str(ca)])
     wait_for_model(relay.url, circle.api_key, "sim-model", verify=trust)
-    client = openai.OpenAI(base_url=relay.url + "/v1", api_key=circle.api_key, max_retries=0,
-                           http_client=openai.DefaultHttpxClient(verify=trust))
+    client = openai.OpenAI(
+        base_url=relay.url + "/v1",
+        api_key=circle.api_key,
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(verify=trust),
+    )
     stream = client.chat.completions.create(
-        model="sim-model", messages=[{"role": "user", "content": "hi"}], max_tokens=3,
-        stream=True)
+        model="sim-model", messages=[{"role": "user", "content": "hi"}], max_tokens=3, stream=True
+    )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "w0 w1 w2 "
 
 
 def test_agent_refuses_a_relay_certificate_it_cannot_verify(
-    tls_files: tuple[Path, Path, Path], circle: Circle, sim: SimBackend,
-    start_relay: Callable[..., RelayProc], start_agent: Callable[..., AgentProc],
+    tls_files: tuple[Path, Path, Path],
+    circle: Circle,
+    sim: SimBackend,
+    start_relay: Callable[..., RelayProc],
+    start_agent: Callable[..., AgentProc],
 ) -> None:
     cert, key, ca = tls_files
     trust = ssl.create_default_context(cafile=str(ca))
@@ -63,9 +73,21 @@ def test_agent_refuses_a_relay_certificate_it_cannot_verify(
 
 def test_agent_refuses_plain_ws_to_a_remote_relay(circle: Circle, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "agent", "run", "--relay", "http://relay.example:8080",
-         "--token", circle.node_token, "--no-scan"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            "--relay",
+            "http://relay.example:8080",
+            "--token",
+            circle.node_token,
+            "--no-scan",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert "unencrypted" in done.stderr
@@ -73,8 +95,9 @@ def test_agent_refuses_plain_ws_to_a_remote_relay(circle: Circle, tmp_path: Path
 
 
 async def _tunnel_token(relay: RelayProc, http: aiohttp.ClientSession, node_token: str) -> str:
-    async with http.post(relay.url + "/tunnel/token",
-                         headers={"Authorization": f"Bearer {node_token}"}) as response:
+    async with http.post(
+        relay.url + "/tunnel/token", headers={"Authorization": f"Bearer {node_token}"}
+    ) as response:
         assert response.status == 200
         token: str = (await response.json())["token"]
         return token
@@ -85,8 +108,9 @@ async def test_protocol_version_mismatch_closes_with_a_clear_reason(
 ) -> None:
     async with aiohttp.ClientSession() as http:
         jwt = await _tunnel_token(relay, http, circle.node_token)
-        async with http.ws_connect(relay.url + "/tunnel/ws",
-                                   headers={"Authorization": f"Bearer {jwt}"}) as ws:
+        async with http.ws_connect(
+            relay.url + "/tunnel/ws", headers={"Authorization": f"Bearer {jwt}"}
+        ) as ws:
             await ws.send_bytes(encode(Hello(PROTOCOL_VERSION + 1, "9.9", "future-rig")))
             msg = await ws.receive(timeout=5)
     assert msg.type == aiohttp.WSMsgType.CLOSE
@@ -98,21 +122,26 @@ async def test_tunnel_needs_a_valid_jwt_not_the_node_token(
     relay: RelayProc, circle: Circle
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        for header in ({}, {"Authorization": f"Bearer {circle.node_token}"},
-                       {"Authorization": "Bearer a.b.c"}):
+        for header in (
+            {},
+            {"Authorization": f"Bearer {circle.node_token}"},
+            {"Authorization": "Bearer a.b.c"},
+        ):
             with pytest.raises(aiohttp.WSServerHandshakeError) as info:
                 await http.ws_connect(relay.url + "/tunnel/ws", headers=header)
             assert info.value.status == 401
-        async with http.post(relay.url + "/tunnel/token",
-                             headers={"Authorization": "Bearer llmcn-wrong"}) as response:
+        async with http.post(
+            relay.url + "/tunnel/token", headers={"Authorization": "Bearer llmcn-wrong"}
+        ) as response:
             assert response.status == 401
 
 
 async def test_garbage_frames_close_the_tunnel(relay: RelayProc, circle: Circle) -> None:
     async with aiohttp.ClientSession() as http:
         jwt = await _tunnel_token(relay, http, circle.node_token)
-        async with http.ws_connect(relay.url + "/tunnel/ws",
-                                   headers={"Authorization": f"Bearer {jwt}"}) as ws:
+        async with http.ws_connect(
+            relay.url + "/tunnel/ws", headers={"Authorization": f"Bearer {jwt}"}
+        ) as ws:
             await ws.send_bytes(encode(Hello(PROTOCOL_VERSION, "0.1", "rig")))
             assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.BINARY  # hello_ack
             await ws.send_bytes(b"\x00{not json")

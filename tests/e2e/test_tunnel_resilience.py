@@ -29,8 +29,12 @@ MESSAGES = [{"role": "user", "content": "hello"}]
 
 def _stream_request(relay: RelayProc, circle: Circle, **extra: object) -> httpx.Request:
     body = {"model": "sim-model", "messages": MESSAGES, "stream": True, **extra}
-    return httpx.Request("POST", relay.url + "/v1/chat/completions", json=body,
-                         headers={"Authorization": f"Bearer {circle.api_key}"})
+    return httpx.Request(
+        "POST",
+        relay.url + "/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {circle.api_key}"},
+    )
 
 
 def _raw_request(relay: RelayProc, circle: Circle, body: dict[str, object]) -> socket.socket:
@@ -41,7 +45,9 @@ def _raw_request(relay: RelayProc, circle: Circle, body: dict[str, object]) -> s
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: relay\r\n"
         b"Authorization: Bearer " + circle.api_key.encode() + b"\r\n"
         b"Content-Type: application/json\r\nContent-Length: "
-        + str(len(payload)).encode() + b"\r\n\r\n" + payload
+        + str(len(payload)).encode()
+        + b"\r\n\r\n"
+        + payload
     )
     return sock
 
@@ -52,8 +58,16 @@ def test_cancel_before_first_token_reaches_backend(
 ) -> None:
     """The consumer hangs up while the backend is still 'thinking': within 1 s the
     backend's connection is closed."""
-    sock = _raw_request(relay, circle, {"model": "sim-model", "messages": MESSAGES,
-                                        "stream": True, "sim_first_token_delay_ms": 30_000})
+    sock = _raw_request(
+        relay,
+        circle,
+        {
+            "model": "sim-model",
+            "messages": MESSAGES,
+            "stream": True,
+            "sim_first_token_delay_ms": 30_000,
+        },
+    )
     wait_until(lambda: sim.state.in_flight == 1, 10, "the backend to get the request")
     started = time.monotonic()
     sock.close()  # the consumer disconnects before any byte of the answer
@@ -78,7 +92,9 @@ def test_cancel_mid_stream_reaches_backend(
 
 
 def test_killed_agent_ends_stream_with_error_event(
-    relay: RelayProc, circle: Circle, sim: SimBackend,
+    relay: RelayProc,
+    circle: Circle,
+    sim: SimBackend,
     start_agent: Callable[..., AgentProc],
 ) -> None:
     agent = start_agent(relay.url, circle.node_token, sim.base_url)
@@ -98,7 +114,9 @@ def test_killed_agent_ends_stream_with_error_event(
 
 
 def test_stopped_agent_is_detected_by_missing_heartbeats(
-    relay: RelayProc, circle: Circle, sim: SimBackend,
+    relay: RelayProc,
+    circle: Circle,
+    sim: SimBackend,
     start_agent: Callable[..., AgentProc],
 ) -> None:
     """SIGSTOP keeps the TCP connection open: only the heartbeat timeout can tell."""
@@ -125,7 +143,9 @@ def test_stopped_agent_is_detected_by_missing_heartbeats(
 
 
 def test_non_streaming_request_on_dying_agent_gets_502(
-    relay: RelayProc, circle: Circle, sim: SimBackend,
+    relay: RelayProc,
+    circle: Circle,
+    sim: SimBackend,
     start_agent: Callable[..., AgentProc],
 ) -> None:
     agent = start_agent(relay.url, circle.node_token, sim.base_url)
@@ -135,8 +155,11 @@ def test_non_streaming_request_on_dying_agent_gets_502(
     def call() -> None:
         c = openai.OpenAI(base_url=relay.url + "/v1", api_key=circle.api_key, max_retries=0)
         try:
-            c.chat.completions.create(model="sim-model", messages=MESSAGES,
-                                      extra_body={"sim_first_token_delay_ms": 30_000})
+            c.chat.completions.create(
+                model="sim-model",
+                messages=MESSAGES,
+                extra_body={"sim_first_token_delay_ms": 30_000},
+            )
         except openai.APIStatusError as exc:
             result["status"] = exc.status_code
             result["body"] = exc.body
@@ -151,7 +174,9 @@ def test_non_streaming_request_on_dying_agent_gets_502(
 
 
 def test_agent_reconnects_after_relay_restart(
-    start_relay: Callable[..., RelayProc], circle: Circle, sim: SimBackend,
+    start_relay: Callable[..., RelayProc],
+    circle: Circle,
+    sim: SimBackend,
     start_agent: Callable[..., AgentProc],
 ) -> None:
     relay = start_relay()
@@ -161,12 +186,18 @@ def test_agent_reconnects_after_relay_restart(
     again = start_relay(port=relay.port)
     wait_for_model(again.url, circle.api_key, "sim-model", timeout=30)
     c = openai.OpenAI(base_url=again.url + "/v1", api_key=circle.api_key, max_retries=0)
-    assert c.chat.completions.create(model="sim-model", messages=MESSAGES,
-                                     max_tokens=2).choices[0].message.content == "w0 w1 "
+    assert (
+        c.chat.completions.create(model="sim-model", messages=MESSAGES, max_tokens=2)
+        .choices[0]
+        .message.content
+        == "w0 w1 "
+    )
 
 
 def test_revoked_node_is_disconnected_and_stops(
-    relay: RelayProc, circle: Circle, sim: SimBackend,
+    relay: RelayProc,
+    circle: Circle,
+    sim: SimBackend,
     start_agent: Callable[..., AgentProc],
 ) -> None:
     agent = start_agent(relay.url, circle.node_token, sim.base_url)
@@ -186,11 +217,17 @@ def test_revoked_node_is_disconnected_and_stops(
 
 
 def test_agent_refuses_routes_outside_its_allow_list(
-    relay: RelayProc, circle: Circle, sim: SimBackend,
+    relay: RelayProc,
+    circle: Circle,
+    sim: SimBackend,
     start_agent: Callable[..., AgentProc],
 ) -> None:
-    start_agent(relay.url, circle.node_token, sim.base_url,
-                env={"LLMCLUSTER_AGENT_ALLOWED_ROUTES": "/v1/chat/completions"})
+    start_agent(
+        relay.url,
+        circle.node_token,
+        sim.base_url,
+        env={"LLMCLUSTER_AGENT_ALLOWED_ROUTES": "/v1/chat/completions"},
+    )
     wait_for_model(relay.url, circle.api_key, "sim-model")
     c = openai.OpenAI(base_url=relay.url + "/v1", api_key=circle.api_key, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError) as info:

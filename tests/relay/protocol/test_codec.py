@@ -31,8 +31,15 @@ from relay.protocol import (
 )
 
 EXAMPLES = [
-    Hello(PROTOCOL_VERSION, "0.1.0", "rig", (ModelEntry("m", True, "ollama"),),
-          ({"kind": "ollama"},), ({"name": "RTX 4090", "utilization_pct": 12.0},), 4),
+    Hello(
+        PROTOCOL_VERSION,
+        "0.1.0",
+        "rig",
+        (ModelEntry("m", True, "ollama"),),
+        ({"kind": "ollama"},),
+        ({"name": "RTX 4090", "utilization_pct": 12.0},),
+        4,
+    ),
     HelloAck("node-1", 5.0, 16 * 1024 * 1024, 1024 * 1024),
     Heartbeat(3, ({"name": "gpu"},)),
     Heartbeat(0, None),
@@ -61,27 +68,34 @@ def test_data_frames_carry_bytes_untouched(stream: int, payload: bytes) -> None:
     assert decode(frame) == Data(stream, payload)
 
 
-@given(body=st.binary(max_size=2048), route=st.sampled_from(
-    ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]))
+@given(
+    body=st.binary(max_size=2048),
+    route=st.sampled_from(["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]),
+)
 def test_open_frames_carry_the_body_untouched(body: bytes, route: str) -> None:
     assert decode(encode(OpenStream(9, "POST", route, body))).body == body  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("frame, match", [
-    (b"", "empty"),
-    (b"\x07abc", "unknown frame kind"),
-    (b"\x00not json", "invalid JSON"),
-    (b"\x00[1,2]", "JSON object"),
-    (b'\x00{"type":"teleport"}', "unknown message type"),
-    (b'\x00{"type":"cancel","stream":0}', "stream id"),
-    (b'\x00{"type":"cancel"}', "bad cancel"),
-    (b'\x00{"type":"response_head","stream":1,"status":99}', "status"),
-    (b'\x00{"type":"window","stream":1,"increment":-5}', "increment"),
-    (b'\x00{"type":"hello","protocol_version":1,"agent_version":"x","node_name":""}',
-     "node_name"),
-    (b"\x01\x00\x00", "truncated"),
-    (b"\x02\x00\x00\x00\x01\x00\x00\x10\x00{}", "overruns"),
-])
+@pytest.mark.parametrize(
+    "frame, match",
+    [
+        (b"", "empty"),
+        (b"\x07abc", "unknown frame kind"),
+        (b"\x00not json", "invalid JSON"),
+        (b"\x00[1,2]", "JSON object"),
+        (b'\x00{"type":"teleport"}', "unknown message type"),
+        (b'\x00{"type":"cancel","stream":0}', "stream id"),
+        (b'\x00{"type":"cancel"}', "bad cancel"),
+        (b'\x00{"type":"response_head","stream":1,"status":99}', "status"),
+        (b'\x00{"type":"window","stream":1,"increment":-5}', "increment"),
+        (
+            b'\x00{"type":"hello","protocol_version":1,"agent_version":"x","node_name":""}',
+            "node_name",
+        ),
+        (b"\x01\x00\x00", "truncated"),
+        (b"\x02\x00\x00\x00\x01\x00\x00\x10\x00{}", "overruns"),
+    ],
+)
 def test_malformed_frames_are_protocol_errors(frame: bytes, match: str) -> None:
     with pytest.raises(ProtocolError, match=match):
         decode(frame)
