@@ -13,6 +13,7 @@ from relay.api import health, openai
 from relay.auth import KeyAuthenticator
 from relay.directory import LocalDirectory, NodeDirectory
 from relay.errors import openai_error
+from relay.events import EventHub
 from relay.maintenance import run_maintenance
 from relay.state import EXTENSION, RelayState
 from relay.tokens import SIGNING_SECRET_NAME, TokenSigner, new_signing_secret
@@ -54,6 +55,7 @@ def create_app(
             directory=directory or LocalDirectory(),
             keys=KeyAuthenticator(opened, ttl_s=settings.key_cache_ttl_s),
             signer=TokenSigner(secret),
+            events=EventHub(),
         )
         app.extensions[EXTENSION] = state
         tasks.append(asyncio.get_running_loop().create_task(run_maintenance(state)))

@@ -9,6 +9,7 @@ from quart import current_app
 from config import RelaySettings
 from relay.auth import KeyAuthenticator
 from relay.directory import NodeDirectory
+from relay.events import EventHub
 from relay.tokens import TokenSigner
 from storage import Store
 
@@ -22,6 +23,7 @@ class RelayState:
     directory: NodeDirectory
     keys: KeyAuthenticator
     signer: TokenSigner
+    events: EventHub
 
 
 def relay_state() -> RelayState:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import orjson
@@ -19,6 +18,8 @@ from quart import Blueprint, Response, request
 
 from relay.auth import AuthError, Principal
 from relay.errors import openai_error, sse_error_event
+from relay.events import EventHub
+from relay.requests import RequestLog
 from relay.state import relay_state
 from relay.tunnel.stream import StreamFailed, TunnelStream
 
@@ -92,44 +93,55 @@ async def _forward(route: str) -> Response:
     if not isinstance(model, str) or not model:
         return openai_error(400, "You must provide a model parameter.", param="model")
     streaming = parsed.get("stream") is True and route != "/v1/embeddings"
+    log_entry = RequestLog(principal, route, model, streaming)
+    try:
+        return await _proxy(log_entry, body)
+    except asyncio.CancelledError:
+        _finish(log_entry, 499, "client_closed_request")
+        raise
 
+
+async def _proxy(entry: RequestLog, body: bytes) -> Response:
+    """Send the request over a tunnel and shape the answer. Closes ``entry`` unless the
+    answer streams (then the stream's body generator closes it)."""
     state = relay_state()
     settings = state.settings
     try:
-        session = state.directory.pick(principal.group_id, model)
+        session = state.directory.pick(entry.principal.group_id, entry.model)
+        entry.node_id, entry.node_name = session.node_id, session.node_name
         stream = await state.directory.open_stream(
-            session, "POST", route, body, settings.request_timeout_s
+            session, "POST", entry.route, body, settings.request_timeout_s
         )
     except StreamFailed as failure:
-        return _failure_response(failure)
+        return _failed(entry, failure)
 
-    started = time.monotonic()
     try:
         head = await asyncio.wait_for(stream.wait_head(), settings.first_byte_timeout_s)
-        if head.status >= 400 or not streaming:
+        if head.status >= 400 or not entry.streaming:
             payload = await stream.read_all()
+            entry.first_byte()
+            _finish(entry, head.status, None, stream)
             return Response(payload, status=head.status, content_type=head.content_type)
         first = await asyncio.wait_for(stream.next_batch(), settings.first_byte_timeout_s)
     except StreamFailed as failure:
-        return _failure_response(failure)
+        return _failed(entry, failure)
     except TimeoutError:
         _cancel_soon(stream)
-        return openai_error(
-            504, "The node did not start answering in time.", code="first_byte_timeout"
+        return _failed(
+            entry,
+            StreamFailed(
+                504, "The node did not start answering in time.", code="first_byte_timeout"
+            ),
         )
     except asyncio.CancelledError:  # the consumer hung up before the first byte
         _cancel_soon(stream)
         raise
-    log.debug(
-        "stream %s on %s: first bytes after %.1f ms",
-        stream.id,
-        session.node_name,
-        (time.monotonic() - started) * 1000,
-    )
+    entry.first_byte()
     if first is None:
+        _finish(entry, head.status, None, stream)
         return Response(b"", status=head.status, content_type=head.content_type)
     response = Response(
-        _relay_body(stream, first),
+        _relay_body(entry, stream, first, state.events),
         status=head.status,
         content_type=head.content_type,
         headers=SSE_HEADERS,
@@ -138,14 +150,38 @@ async def _forward(route: str) -> Response:
     return response
 
 
-async def _relay_body(stream: TunnelStream, first: bytes) -> AsyncIterator[bytes]:
+def _failed(entry: RequestLog, failure: StreamFailed) -> Response:
+    _finish(entry, failure.status, failure.code)
+    return _failure_response(failure)
+
+
+def _finish(
+    entry: RequestLog,
+    status: int,
+    error_code: str | None,
+    stream: TunnelStream | None = None,
+    events: EventHub | None = None,
+) -> None:
+    """Close the request's log once and tell whoever listens. ``events`` must be given
+    where no app context exists (inside a streamed body)."""
+    if stream is not None and stream.usage is not None:
+        entry.usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
+    if entry.close(status, error_code):
+        (events or relay_state().events).publish("request", entry.to_event())
+
+
+async def _relay_body(
+    entry: RequestLog, stream: TunnelStream, first: bytes, events: EventHub
+) -> AsyncIterator[bytes]:
     """The streamed body: what the agent sent, batch by batch; an error event on failure."""
+    status, code = 200, None
     try:
         yield first
         while True:
             try:
                 batch = await stream.next_batch()
             except StreamFailed as failure:
+                status, code = failure.status, failure.code
                 yield sse_error_event(failure.message, code=failure.code)
                 return
             if batch is None:
@@ -153,7 +189,9 @@ async def _relay_body(stream: TunnelStream, first: bytes) -> AsyncIterator[bytes
             yield batch
     finally:
         if not stream.finished:  # the consumer went away mid-stream
+            status, code = 499, "client_closed_request"
             _cancel_soon(stream)
+        _finish(entry, status, code, stream, events)
 
 
 _pending_cancels: set[asyncio.Task[None]] = set()

@@ -121,7 +121,8 @@ async def test_protocol_version_mismatch_closes_with_a_clear_reason(
 async def test_tunnel_needs_a_valid_jwt_not_the_node_token(
     relay: RelayProc, circle: Circle
 ) -> None:
-    async with aiohttp.ClientSession() as http:
+    # a refused upgrade ends the connection, so none is reused between attempts
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         for header in (
             {},
             {"Authorization": f"Bearer {circle.node_token}"},
