@@ -40,24 +40,29 @@ class Inventory:
     def __init__(self) -> None:
         self.backends: list[DetectedBackend] = []
         self.by_model: dict[str, DetectedBackend] = {}
+        self._served: dict[str, tuple[DetectedBackend, bool]] = {}
 
     def update(self, backends: list[DetectedBackend]) -> bool:
         """Adopt a detection result; True if anything the relay cares about changed."""
         before = backends_signature(self.backends)
         self.backends = backends
-        by_model: dict[str, DetectedBackend] = {}
+        served: dict[str, tuple[DetectedBackend, bool]] = {}
         for backend in backends:  # the first backend to list a model serves it
             for model in backend.models:
-                by_model.setdefault(model.id, backend)
-        self.by_model = by_model
+                names = [model.id]
+                if backend.kind == "ollama" and model.id.endswith(":latest"):
+                    # Ollama reads "name" as "name:latest", and so do its users
+                    names.append(model.id.removesuffix(":latest"))
+                for name in names:
+                    served.setdefault(name, (backend, model.loaded))
+        self._served = served
+        self.by_model = {name: backend for name, (backend, _) in served.items()}
         return backends_signature(backends) != before
 
     def describe(self) -> tuple[list[ModelEntry], list[dict[str, Any]]]:
         models = [
-            ModelEntry(model.id, model.loaded, backend.kind)
-            for backend in self.backends
-            for model in backend.models
-            if self.by_model.get(model.id) is backend
+            ModelEntry(name, loaded, backend.kind)
+            for name, (backend, loaded) in self._served.items()
         ]
         return models, [b.to_dict() for b in self.backends]
 
