@@ -112,8 +112,9 @@ def _load(args: argparse.Namespace) -> AgentSettings:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from agent.endpoints import TunnelConfigError, relay_endpoints
     from agent.runtime import Agent
-    from agent.tunnel import FatalTunnelError, TunnelConfigError, relay_endpoints
+    from agent.tunnel import FatalTunnelError
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import random
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from agent.endpoints import backoff_delay, relay_endpoints
 from agent.forward import Forwarder
+from agent.outbox import Outbox
+from agent.streams import StreamSink, StreamState
 from relay.protocol import (
     PROTOCOL_VERSION,
     Cancel,
     Drain,
-    End,
     Heartbeat,
     Hello,
     HelloAck,
@@ -35,125 +33,20 @@ from relay.protocol import (
     ModelEntry,
     OpenStream,
     ProtocolError,
-    ResponseHead,
     SendCredit,
-    StreamError,
     Window,
     decode,
     encode,
-    encode_data,
 )
-from relay.protocol.codec import DATA_PREFIX_LEN
 
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
-BACKOFF_START_S = 1.0
-BACKOFF_MAX_S = 30.0
 HELLO_ACK_TIMEOUT_S = 10.0
 
 
 class FatalTunnelError(Exception):
     """Retrying cannot help (the relay refused the node token): the agent must stop."""
-
-
-class TunnelConfigError(ValueError):
-    """The relay URL is unusable as given (e.g. plain ws:// to a remote host)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RelayEndpoints:
-    token_url: str
-    tunnel_url: str
-
-
-def relay_endpoints(relay_url: str, *, insecure: bool = False) -> RelayEndpoints:
-    """The token and tunnel URLs of a relay from its base URL as consumers know it.
-
-    ``https://relay.example`` -> ``wss://relay.example/tunnel/ws``; plain ``http://`` is
-    accepted only for a loopback host unless ``insecure`` (a node token must not cross a
-    network in clear text).
-    """
-    parts = urlsplit(relay_url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.hostname:
-        raise TunnelConfigError(f"relay URL must be http(s)://host[:port], got {relay_url!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise TunnelConfigError("relay URL must not carry credentials, a query or a fragment")
-    if scheme == "ws" and not insecure and not _is_loopback(parts.hostname):
-        raise TunnelConfigError(
-            f"refusing an unencrypted connection to {parts.hostname}: use https:// "
-            "(or pass --insecure on a network you trust)"
-        )
-    base = parts.path.rstrip("/")
-    http_scheme = "https" if scheme == "wss" else "http"
-    return RelayEndpoints(
-        token_url=urlunsplit((http_scheme, parts.netloc, base + "/tunnel/token", "", "")),
-        tunnel_url=urlunsplit((scheme, parts.netloc, base + "/tunnel/ws", "", "")),
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
-    """Delay before reconnect attempt ``attempt`` (0-based): 1 s doubling to 30 s, each
-    scaled by a random factor in [0.5, 1) so a relay restart is not met by a stampede."""
-    base = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** min(attempt, 16))
-    return base * (0.5 + rng() / 2)
-
-
-@dataclass
-class _Stream:
-    task: asyncio.Task[None] | None
-    credit: SendCredit
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class _Sink:
-    """One stream's way back to the relay, with flow control on the body."""
-
-    __slots__ = ("_client", "_id", "_state", "_ws")
-
-    def __init__(
-        self,
-        client: TunnelClient,
-        ws: aiohttp.ClientWebSocketResponse,
-        stream_id: int,
-        state: _Stream,
-    ) -> None:
-        self._client = client
-        self._ws = ws
-        self._id = stream_id
-        self._state = state
-
-    async def head(self, status: int, content_type: str) -> None:
-        await self._ws.send_bytes(encode(ResponseHead(self._id, status, content_type)))
-
-    async def data(self, payload: bytes) -> None:
-        limit = self._client.max_message_bytes - DATA_PREFIX_LEN
-        for start in range(0, len(payload), limit):
-            piece = payload[start : start + limit]
-            state = self._state
-            while state.credit.blocked:
-                state.wakeup.clear()
-                await state.wakeup.wait()
-            state.credit.consume(len(piece))
-            await self._ws.send_bytes(encode_data(self._id, piece))
-
-    async def end(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
-        await self._ws.send_bytes(encode(End(self._id, prompt_tokens, completion_tokens)))
-
-    async def error(
-        self, status: int, message: str, code: str | None = None, error_type: str = "server_error"
-    ) -> None:
-        await self._ws.send_bytes(encode(StreamError(self._id, status, message, code, error_type)))
 
 
 class TunnelClient:
@@ -187,8 +80,8 @@ class TunnelClient:
         self._heartbeat_interval = heartbeat_interval_s
         self._drain_timeout = drain_timeout_s
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
-        self._streams: dict[int, _Stream] = {}
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._streams: dict[int, StreamState] = {}
+        self._outbox: Outbox | None = None
         self._stopping = asyncio.Event()
         self._draining = False
         self.connected = asyncio.Event()
@@ -209,11 +102,9 @@ class TunnelClient:
 
     async def send_inventory(self) -> None:
         """Tell the relay now that models or backends changed (not at the next heartbeat)."""
-        ws = self._ws
-        if ws is not None and not ws.closed:
+        if self._outbox is not None:
             models, backends = self._inventory()
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_bytes(encode(Inventory(tuple(models), tuple(backends))))
+            self._outbox.put(encode(Inventory(tuple(models), tuple(backends))))
 
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff, until :meth:`stop`.
@@ -295,18 +186,20 @@ class TunnelClient:
             self._window = ack.window_bytes
             interval = min(self._heartbeat_interval, ack.heartbeat_interval_s)
             log.info("connected to the relay as node %s", ack.node_id)
-            self._ws = ws
+            outbox = self._outbox = Outbox(ws.send_bytes, ack.max_message_bytes)
+            outbox.start()
             self.connected.set()
-            heartbeat = asyncio.create_task(self._heartbeats(ws, interval))
-            stopper = asyncio.create_task(self._drain_on_stop(ws))
+            heartbeat = asyncio.create_task(self._heartbeats(outbox, interval))
+            stopper = asyncio.create_task(self._drain_on_stop(ws, outbox))
             try:
-                await self._receive_loop(ws)
+                await self._receive_loop(outbox, ws)
             finally:
                 heartbeat.cancel()
                 stopper.cancel()
-                self._ws = None
+                self._outbox = None
                 self.connected.clear()
                 self._abort_streams()
+                await outbox.stop()
             self._log_close(ws, None)
             return True
 
@@ -326,7 +219,7 @@ class TunnelClient:
             "the relay closed the tunnel (code %s%s)", code, f": {reason}" if reason else ""
         )
 
-    async def _receive_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _receive_loop(self, outbox: Outbox, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
             msg = await ws.receive()
             if msg.type != aiohttp.WSMsgType.BINARY:
@@ -348,12 +241,11 @@ class TunnelClient:
                 continue
             message = decode(msg.data, max_bytes=self.max_message_bytes)
             if isinstance(message, OpenStream):
-                self._open(ws, message)
+                self._open(outbox, message)
             elif isinstance(message, Window):
                 state = self._streams.get(message.stream)
                 if state is not None:
-                    state.credit.grant(message.increment)
-                    state.wakeup.set()
+                    state.grant(message.increment)
             elif isinstance(message, Cancel):
                 state = self._streams.pop(message.stream, None)
                 if state is not None and state.task is not None:
@@ -362,9 +254,9 @@ class TunnelClient:
                 log.info("the relay asked this node to drain: %s", message.reason)
                 self._draining = True
 
-    def _open(self, ws: aiohttp.ClientWebSocketResponse, request: OpenStream) -> None:
-        state = _Stream(task=None, credit=SendCredit(self._window))
-        sink = _Sink(self, ws, request.stream, state)
+    def _open(self, outbox: Outbox, request: OpenStream) -> None:
+        state = StreamState(task=None, credit=SendCredit(self._window))
+        sink = StreamSink(outbox, request.stream, state, self.max_message_bytes)
         refusal = None
         if self._draining or self._stopping.is_set():
             refusal = (503, "This node is shutting down.", "node_draining")
@@ -372,7 +264,7 @@ class TunnelClient:
         state.task = asyncio.create_task(self._serve(request, sink, refusal))
 
     async def _serve(
-        self, request: OpenStream, sink: _Sink, refusal: tuple[int, str, str] | None
+        self, request: OpenStream, sink: StreamSink, refusal: tuple[int, str, str] | None
     ) -> None:
         try:
             if refusal is not None:
@@ -396,28 +288,23 @@ class TunnelClient:
             if state.task is not None:
                 state.task.cancel()
 
-    async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
-        while not ws.closed:
+    async def _heartbeats(self, outbox: Outbox, interval: float) -> None:
+        while True:
             gpus = self._gpus()
-            await ws.send_bytes(
-                encode(
-                    Heartbeat(
-                        in_flight=len(self._streams),
-                        gpus=tuple(gpus) if gpus is not None else None,
-                    )
-                )
-            )
+            heartbeat = Heartbeat(len(self._streams), tuple(gpus) if gpus is not None else None)
+            outbox.put(encode(heartbeat))
             await asyncio.sleep(interval)
 
-    async def _drain_on_stop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _drain_on_stop(self, ws: aiohttp.ClientWebSocketResponse, outbox: Outbox) -> None:
         await self._stopping.wait()
         self._draining = True
         log.info("draining: %d requests in flight", len(self._streams))
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.send_bytes(encode(Drain("agent stopping")))
+        outbox.put(encode(Drain("agent stopping")))
         tasks = [s.task for s in self._streams.values() if s.task is not None]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self._drain_timeout)
             if pending:
                 log.warning("drain timeout: abandoning %d requests", len(pending))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(outbox.flush(), 5)
         await ws.close(code=1000, message=b"agent stopped")

@@ -6,7 +6,14 @@ contract enforces it), so the agent shares it without pulling in the relay's ser
 
 from __future__ import annotations
 
-from relay.protocol.codec import decode, decode_data_header, encode, encode_data
+from relay.protocol.codec import (
+    decode,
+    decode_data_header,
+    encode,
+    encode_batch,
+    encode_data,
+    split_frames,
+)
 from relay.protocol.flow import ReceiveWindow, SendCredit
 from relay.protocol.messages import (
     PROTOCOL_VERSION,
@@ -49,5 +56,7 @@ __all__ = [
     "decode",
     "decode_data_header",
     "encode",
+    "encode_batch",
     "encode_data",
+    "split_frames",
 ]

@@ -5,7 +5,10 @@ Every frame is binary and starts with one kind byte:
 * ``0x00`` control: the rest is one JSON object with a ``type`` tag (orjson);
 * ``0x01`` data: a 4-byte big-endian stream id, then the body bytes, untouched;
 * ``0x02`` open: a 4-byte stream id, a 4-byte header length, the header JSON
-  (method, route, deadline, headers), then the request body, untouched.
+  (method, route, deadline, headers), then the request body, untouched;
+* ``0x03`` batch: several of the frames above, each behind a 4-byte length. A sender
+  packs whatever frames are ready at once into one WebSocket message, so many streams'
+  chunks cost the receiver one message, not one each.
 
 So the hot path (response chunks) costs a 5-byte prefix and no JSON at all. Pure functions,
 no I/O: the relay's and the agent's socket code call them and only move bytes.
@@ -31,6 +34,7 @@ from relay.protocol.messages import (
 KIND_CONTROL = 0x00
 KIND_DATA = 0x01
 KIND_OPEN = 0x02
+KIND_BATCH = 0x03
 
 _STREAM = struct.Struct(">I")
 _OPEN_HEAD = struct.Struct(">II")
@@ -63,6 +67,41 @@ def encode(message: Message) -> bytes:
 def encode_data(stream: int, payload: bytes | bytearray | memoryview) -> bytes:
     """A data frame, built without a message object (the per-chunk fast path)."""
     return b"\x01" + _STREAM.pack(stream) + payload
+
+
+def encode_batch(frames: list[bytes]) -> bytes:
+    """One frame carrying ``frames`` (a single frame is returned as it is)."""
+    if len(frames) == 1:
+        return frames[0]
+    parts = [b"\x03"]
+    for frame in frames:
+        parts.append(_STREAM.pack(len(frame)))
+        parts.append(frame)
+    return b"".join(parts)
+
+
+def split_frames(frame: bytes) -> list[bytes]:
+    """The frames inside a batch frame, or ``[frame]`` for any other frame.
+
+    Raises :class:`ProtocolError` on a truncated batch or a batch inside a batch.
+    """
+    if not frame or frame[0] != KIND_BATCH:
+        return [frame]
+    frames = []
+    offset, end = 1, len(frame)
+    while offset < end:
+        if offset + _STREAM.size > end:
+            raise ProtocolError("truncated batch frame")
+        (size,) = _STREAM.unpack_from(frame, offset)
+        offset += _STREAM.size
+        if size == 0 or offset + size > end:
+            raise ProtocolError("batch entry overruns the frame")
+        inner = frame[offset : offset + size]
+        if inner[0] == KIND_BATCH:
+            raise ProtocolError("a batch may not contain a batch")
+        frames.append(inner)
+        offset += size
+    return frames
 
 
 def decode(frame: bytes | bytearray | memoryview, *, max_bytes: int | None = None) -> Message:

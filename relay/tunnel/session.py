@@ -30,7 +30,7 @@ from relay.protocol import (
     decode,
     encode,
 )
-from relay.protocol.codec import DATA_PREFIX_LEN, decode_data_header
+from relay.protocol.codec import DATA_PREFIX_LEN, KIND_BATCH, decode_data_header, split_frames
 from relay.tunnel.stream import StreamFailed, TunnelStream
 
 log = logging.getLogger(__name__)
@@ -157,8 +157,16 @@ class AgentSession:
     # -- receiving -----------------------------------------------------------------
 
     def handle_frame(self, frame: bytes) -> None:
-        """Route one frame from the agent. Raises :class:`ProtocolError` on a bad frame."""
+        """Route one WebSocket message from the agent (a frame or a batch of frames).
+        Raises :class:`ProtocolError` on a bad frame."""
         self.last_seen = time.monotonic()
+        if frame and frame[0] == KIND_BATCH:
+            for inner in split_frames(frame):
+                self._handle_one(inner)
+        else:
+            self._handle_one(frame)
+
+    def _handle_one(self, frame: bytes) -> None:
         stream_id = decode_data_header(frame)
         if stream_id is not None:  # the per-chunk fast path: no decode, no JSON
             stream = self.streams.get(stream_id)

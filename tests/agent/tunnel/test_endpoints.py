@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from agent.endpoints import TunnelConfigError, backoff_delay, relay_endpoints
 from agent.forward import backend_url
-from agent.tunnel import TunnelConfigError, backoff_delay, relay_endpoints
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,9 @@ from relay.protocol import (
     decode,
     decode_data_header,
     encode,
+    encode_batch,
     encode_data,
+    split_frames,
 )
 
 EXAMPLES = [
@@ -130,3 +132,19 @@ def test_flow_control_blocks_after_a_window_and_grants_in_halves() -> None:
     assert grant == 600
     credit.grant(grant)
     assert not credit.blocked
+
+
+def test_batches_carry_frames_in_order() -> None:
+    frames = [encode(ResponseHead(1, 200)), encode_data(1, b"abc"), encode(End(1, 2, 3))]
+    batch = encode_batch(frames)
+    assert batch[0] == 0x03
+    assert split_frames(batch) == frames
+    assert encode_batch(frames[:1]) == frames[0]
+    assert split_frames(frames[0]) == [frames[0]]
+
+
+@pytest.mark.parametrize("frame", [b"\x03\x00\x00", b"\x03\x00\x00\x00\x09abc",
+                                   b"\x03\x00\x00\x00\x02\x03\x00"])
+def test_malformed_batches(frame: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        split_frames(frame)
