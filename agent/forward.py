@@ -16,7 +16,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 # Bodies of non-streamed answers are read whole (to translate them or to read the usage);
 # past this size the backend's answer is refused rather than held in memory.
 MAX_BUFFERED_BODY = 64 * 1024 * 1024
+
+# Routes whose streamed answers can carry a usage chunk (stream_options.include_usage).
+STREAM_USAGE_ROUTES = frozenset({"/v1/chat/completions", "/v1/completions"})
 
 
 class Backend(Protocol):
@@ -97,8 +101,18 @@ def backend_url(root_url: str, route: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def _peek(body: bytes) -> tuple[str, bool, bool]:
-    """The model, whether the client streams, and whether it asked for stream usage."""
+@dataclass(frozen=True, slots=True)
+class Peek:
+    """What the forwarder reads from a request body: the model, whether the client
+    streams, whether it asked for stream usage, and the parsed object."""
+
+    model: str
+    stream: bool
+    include_usage: bool
+    parsed: dict[str, Any]
+
+
+def _peek(body: bytes) -> Peek:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -107,7 +121,25 @@ def _peek(body: bytes) -> tuple[str, bool, bool]:
         raise ForwardError(400, "The request must name a model.")
     options = parsed.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    return parsed["model"], parsed.get("stream") is True, include_usage
+    return Peek(parsed["model"], parsed.get("stream") is True, include_usage, parsed)
+
+
+def with_stream_usage(body: bytes, peek: Peek) -> bytes | None:
+    """``body`` asking the backend for ``stream_options.include_usage``, or None when it
+    cannot be asked (``stream_options`` is not an object: the backend will refuse it).
+
+    Without ``stream_options`` the field is spliced in after the opening brace, leaving
+    every other byte as the client sent it; otherwise the body is re-encoded.
+    """
+    options = peek.parsed.get("stream_options")
+    if "stream_options" not in peek.parsed:
+        start = body.index(b"{") + 1
+        rest = body[start:]
+        field = b'"stream_options":{"include_usage":true}'
+        return body[:start] + field + (b"," if rest.strip() != b"}" else b"") + rest
+    if not isinstance(options, dict):
+        return None
+    return orjson.dumps({**peek.parsed, "stream_options": {**options, "include_usage": True}})
 
 
 class Forwarder:
@@ -156,7 +188,8 @@ class Forwarder:
             )
         if request.method != "POST":
             raise ForwardError(405, "Only POST requests are forwarded.", "method_not_allowed")
-        model, _, _ = _peek(request.body)
+        peek = _peek(request.body)
+        model = peek.model
         backend = self.models.get(model)
         if backend is None:
             raise ForwardError(
@@ -172,29 +205,55 @@ class Forwarder:
             if backend.kind == "ollama":
                 await self._ollama(backend, request, headers, sink)
             else:
-                await self._passthrough(backend, request, headers, sink)
+                await self._passthrough(backend, request, headers, sink, peek)
 
     async def _passthrough(
-        self, backend: Backend, request: OpenStream, headers: dict[str, str], sink: Sink
+        self,
+        backend: Backend,
+        request: OpenStream,
+        headers: dict[str, str],
+        sink: Sink,
+        peek: Peek,
     ) -> None:
+        """Pass the request through. A client that streams without asking for usage gets
+        the backend asked for it anyway (so the relay can account the answer) and the
+        usage-only chunk removed from its stream; a backend that refuses the added field
+        with a 400 is asked again with the client's body as it was."""
         url = backend_url(backend.root_url, request.route)
-        async with self._http.post(url, data=request.body, headers=headers) as response:
-            content_type = response.headers.get("Content-Type", "application/json")
-            await sink.head(response.status, content_type)
-            if content_type.startswith("text/event-stream"):
-                normalizer = PassthroughNormalizer()
-                async for chunk in response.content.iter_any():
-                    out = normalizer.feed(chunk)
-                    if out:
-                        await sink.data(out)
-                tail = normalizer.finish()
-                if tail:
-                    await sink.data(tail)
-                usage = normalizer.usage
-            else:
-                body = await _read_limited(response)
-                await sink.data(body)
-                usage = _json_usage(body)
+        body: bytes | None = None
+        if peek.stream and not peek.include_usage and request.route in STREAM_USAGE_ROUTES:
+            body = with_stream_usage(request.body, peek)
+        response = await self._http.post(url, data=body or request.body, headers=headers)
+        try:
+            if body is not None and response.status == 400:
+                response.release()
+                log.info("backend refused stream_options.include_usage; sending the body as is")
+                body = None
+                response = await self._http.post(url, data=request.body, headers=headers)
+            await self._relay_answer(response, sink, strip_usage=body is not None)
+        finally:
+            response.release()
+
+    async def _relay_answer(
+        self, response: aiohttp.ClientResponse, sink: Sink, *, strip_usage: bool
+    ) -> None:
+        """Stream a passthrough backend's answer into ``sink``, with its usage counts."""
+        content_type = response.headers.get("Content-Type", "application/json")
+        await sink.head(response.status, content_type)
+        if content_type.startswith("text/event-stream"):
+            normalizer = PassthroughNormalizer(strip_usage=strip_usage)
+            async for chunk in response.content.iter_any():
+                out = normalizer.feed(chunk)
+                if out:
+                    await sink.data(out)
+            tail = normalizer.finish()
+            if tail:
+                await sink.data(tail)
+            usage = normalizer.usage
+        else:
+            body = await _read_limited(response)
+            await sink.data(body)
+            usage = _json_usage(body)
         await sink.end(*(usage or (None, None)))
 
     async def _ollama(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from config import ConfigError, RelaySettings, load_relay_settings
-from relay import cli_admin, cli_creds
+from relay import cli_admin, cli_creds, cli_limits, cli_usage
 from relay.cli_common import PROG, CliError, Result, opened_store, prepare_database, sqlite_path
 from storage.base import Role, Store, StoreError
 
@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="owner (default: the group's first owner, else the operator)")
     command(nodes, "list", "list nodes", cli_creds.cmd_node_list).add_argument("--group")
     command(nodes, "revoke", "revoke a node", cli_creds.cmd_node_revoke).add_argument("node_id")
+
+    cli_limits.add_commands(sub, command, family)  # limits, alias
+    cli_usage.add_commands(sub, command, family)  # usage, ledger
     return parser
 
 

@@ -33,15 +33,20 @@ class RequestLog:
     error_code: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    estimated: bool = False
     finished: bool = False
 
     def first_byte(self) -> None:
         if self.ttft_ms is None:
             self.ttft_ms = (time.monotonic() - self.started) * 1000
 
-    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+    def usage(
+        self, prompt_tokens: int | None, completion_tokens: int | None, *, estimated: bool = False
+    ) -> None:
+        """Token counts: from the backend, or estimated by the relay (``estimated``)."""
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
+        self.estimated = estimated
 
     def close(self, status: int, error_code: str | None = None) -> bool:
         """Mark the end; False if it was already closed (so it is reported once)."""
@@ -72,4 +77,5 @@ class RequestLog:
             "error_code": self.error_code,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "estimated": self.estimated,
         }

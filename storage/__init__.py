@@ -1,4 +1,4 @@
-"""Persistent state of the relay: users, groups, keys, nodes, usage, audit, secrets.
+"""Persistent state of the relay: users, groups, keys, nodes, usage, limits, aliases, audit.
 
 Callers open a :class:`Store` with :func:`open_store` and never import a backend
 directly; the backend (and its driver) is imported only when its URL scheme is used,
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from storage._common import redact_url
+from storage.accounting import LimitScope, ModelAlias, RateLimit, UsageFlow
 from storage.base import (
     USAGE_GROUPINGS,
     ApiKey,
@@ -33,12 +34,16 @@ __all__ = [
     "AuditEntry",
     "Conflict",
     "Group",
+    "LimitScope",
     "Membership",
+    "ModelAlias",
     "Node",
     "NotFound",
+    "RateLimit",
     "Role",
     "Store",
     "StoreError",
+    "UsageFlow",
     "UsageRecord",
     "UsageTotal",
     "User",

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.accounting import AccountingStore
+
 
 class StoreError(Exception):
     """Base class of the errors a store raises on purpose."""
@@ -145,8 +147,12 @@ class AuditEntry:
 USAGE_GROUPINGS = ("key_id", "user_id", "group_id", "node_id", "model")
 
 
-class Store(abc.ABC):
-    """The persistent state of a relay. One instance is shared by the whole process."""
+class Store(AccountingStore):
+    """The persistent state of a relay. One instance is shared by the whole process.
+
+    Rate limits, model aliases and usage flows are declared in
+    :class:`~storage.accounting.AccountingStore`.
+    """
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -14,119 +14,28 @@ back or discards the connection before reuse, so nothing half-done is committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
-
-import asyncpg
 
 from storage import _common as c
-from storage.base import (
-    ApiKey,
-    AuditEntry,
-    Conflict,
-    Group,
-    Membership,
-    Node,
-    NotFound,
-    Role,
-    Store,
-    UsageRecord,
-    UsageTotal,
-    User,
-)
+from storage.base import ApiKey, AuditEntry, Group, Membership, Node, NotFound, Role, User
+from storage.postgres_accounting import PostgresAccounting
+from storage.postgres_base import constraints, row_params
 
-T = TypeVar("T")
+__all__ = ["CLOSE_TIMEOUT_S", "MIGRATION_LOCK_KEY", "PostgresStore"]
 
 #: ``pg_advisory_xact_lock`` key serialising migrations across relays ("llmc" in ASCII).
 MIGRATION_LOCK_KEY = 0x6C6C6D63
 CLOSE_TIMEOUT_S = 10.0
 
-_USAGE_INSERT = (
-    f"INSERT INTO usage ({', '.join(c.USAGE_COLUMNS)}) VALUES "  # noqa: S608 - constant columns
-    f"({', '.join(f'${i + 1}' for i in range(len(c.USAGE_COLUMNS)))})"
-    " ON CONFLICT (request_id) DO NOTHING"
-)
 
-
-@contextlib.contextmanager
-def _constraints(what: str) -> Iterator[None]:
-    """Turn unique and foreign-key violations into :class:`Conflict` / :class:`NotFound`."""
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"{what} already exists") from exc
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise NotFound(f"{what} names a missing row") from exc
-
-
-def _params(record: object) -> tuple[Any, ...]:
-    """A record's fields as asyncpg parameters (datetimes and booleans pass as they are)."""
-    return c.record_params(record, lambda t: t, bool)
-
-
-class PostgresStore(Store):
+class PostgresStore(PostgresAccounting):
     """A :class:`Store` on a PostgreSQL database. Create it with :meth:`open`.
 
-    Safe to share between tasks (each call borrows a pooled connection) and to cancel.
+    The pool and its helpers are in :class:`~storage.postgres_base.PostgresBase`; usage,
+    limits and aliases in :class:`~storage.postgres_accounting.PostgresAccounting`. Safe
+    to share between tasks and to cancel.
     """
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    @classmethod
-    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
-        """Connect a pool to ``dsn`` (a ``postgresql://`` URL). Does not migrate.
-
-        Safe to cancel: asyncpg closes the connections opened so far.
-        """
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-        return cls(pool)
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[Any]:
-        """A pooled connection inside one transaction, READ COMMITTED whatever the
-        database's default: each statement then sees rows other relays committed before
-        it (``ON CONFLICT`` and the migration lock rely on that)."""
-        async with self._pool.acquire() as conn, conn.transaction(isolation="read_committed"):
-            yield conn
-
-    async def _one(self, conv: Callable[[c.Row], T], sql: str, *params: Any) -> T | None:
-        """The first row of one statement as a record, or None."""
-        row = await self._pool.fetchrow(sql, *params)
-        return None if row is None else conv(row)
-
-    async def _all(self, conv: Callable[[c.Row], T], sql: str, *params: Any) -> list[T]:
-        """Every row of one statement as records."""
-        return [conv(row) for row in await self._pool.fetch(sql, *params)]
-
-    async def _exec(self, sql: str, *params: Any) -> int:
-        """Run one writing statement; return the number of rows it touched."""
-        status: str = await self._pool.execute(sql, *params)
-        return int(status.rsplit(" ", 1)[-1])  # "UPDATE 1", "DELETE 0", "INSERT 0 1"
-
-    async def _insert_child(self, record: Membership | ApiKey | Node, sql: str, what: str) -> None:
-        """Insert ``record`` (whose columns ``sql`` lists), checking its group and user
-        exist first, in one transaction.
-
-        :class:`NotFound` names the missing parent; :class:`Conflict` reports ``what``.
-        A parent deleted between the check and the insert still maps to NotFound.
-        """
-        with _constraints(what):
-            async with self._tx() as conn:
-                row = await conn.fetchrow(
-                    "SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1) AS g,"
-                    " EXISTS (SELECT 1 FROM users WHERE id = $2) AS u",
-                    record.group_id,
-                    record.user_id,
-                )
-                error = c.missing_parent(record.group_id, row["g"], record.user_id, row["u"])
-                if error is not None:
-                    raise error
-                await conn.execute(sql, *_params(record))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -181,10 +90,10 @@ class PostgresStore(Store):
 
     async def create_user(self, name: str, *, is_operator: bool = False) -> User:
         user = User(c.new_id(), name, is_operator, c.utcnow())
-        with _constraints(f"user {name!r}"):
+        with constraints(f"user {name!r}"):
             await self._exec(
                 "INSERT INTO users (id, name, is_operator, created_at) VALUES ($1, $2, $3, $4)",
-                *_params(user),
+                *row_params(user),
             )
         return user
 
@@ -201,9 +110,9 @@ class PostgresStore(Store):
 
     async def create_group(self, name: str) -> Group:
         group = Group(c.new_id(), name, c.utcnow())
-        with _constraints(f"group {name!r}"):
+        with constraints(f"group {name!r}"):
             await self._exec(
-                "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)", *_params(group)
+                "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)", *row_params(group)
             )
         return group
 
@@ -218,7 +127,7 @@ class PostgresStore(Store):
 
     async def rename_group(self, group_id: str, new_name: str) -> Group:
         sql = "UPDATE groups SET name = $1 WHERE id = $2 RETURNING *"
-        with _constraints(f"group {new_name!r}"):
+        with constraints(f"group {new_name!r}"):
             group = await self._one(c.group_from_row, sql, new_name, group_id)
         if group is None:
             raise NotFound(f"no group with id {group_id!r}")
@@ -334,65 +243,6 @@ class PostgresStore(Store):
     async def revoke_node(self, node_id: str) -> bool:
         sql = "UPDATE nodes SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
         return await self._exec(sql, c.utcnow(), node_id) > 0
-
-    # -- usage -----------------------------------------------------------------------------
-
-    async def record_usage(self, records: Sequence[UsageRecord]) -> None:
-        params = [_params(r) for r in records]
-        if params:
-            async with self._tx() as conn:
-                await conn.executemany(_USAGE_INSERT, params)
-
-    @staticmethod
-    def _usage_where(
-        since: datetime | None, until: datetime | None, group_id: str | None
-    ) -> tuple[str, list[Any]]:
-        """A WHERE clause naming only the filters given (so the planner uses the
-        ``usage (time)`` / ``usage (group_id, time)`` indexes), with its parameters."""
-        clauses, params = ["TRUE"], []
-        for clause, value in (
-            ("time >= ${}", c.require_aware_opt(since, "since")),
-            ("time < ${}", c.require_aware_opt(until, "until")),
-            ("group_id = ${}", group_id),
-        ):
-            if value is not None:
-                params.append(value)
-                clauses.append(clause.format(len(params)))
-        return " AND ".join(clauses), params
-
-    async def list_usage(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        group_id: str | None = None,
-        limit: int = 1000,
-    ) -> list[UsageRecord]:
-        where, params = self._usage_where(since, until, group_id)
-        sql = (
-            f"SELECT * FROM usage WHERE {where}"  # noqa: S608 - fixed clauses, $n parameters
-            f" ORDER BY time DESC, request_id DESC LIMIT ${len(params) + 1}"
-        )
-        return await self._all(c.usage_from_row, sql, *params, c.check_limit(limit))
-
-    async def usage_totals(
-        self,
-        by: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        group_id: str | None = None,
-    ) -> list[UsageTotal]:
-        col = c.check_grouping(by)  # a vetted column name, never caller text
-        where, params = self._usage_where(since, until, group_id)
-        sql = (
-            f"SELECT {col} AS key, COUNT(*) AS requests,"  # noqa: S608 - vetted column
-            " SUM(prompt_tokens)::BIGINT AS prompt_tokens,"
-            f" SUM(completion_tokens)::BIGINT AS completion_tokens FROM usage WHERE {where}"
-            f" GROUP BY {col} ORDER BY SUM(prompt_tokens + completion_tokens) DESC,"
-            f' {col} IS NULL, {col} COLLATE "C"'
-        )
-        return await self._all(c.usage_total_from_row, sql, *params)
 
     # -- audit -----------------------------------------------------------------------------
 

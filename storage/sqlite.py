@@ -22,177 +22,24 @@ Pragmas, set on every connection:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
 
 from storage import _common as c
-from storage.base import (
-    ApiKey,
-    AuditEntry,
-    Conflict,
-    Group,
-    Membership,
-    Node,
-    NotFound,
-    Role,
-    Store,
-    UsageRecord,
-    UsageTotal,
-    User,
-)
+from storage.base import ApiKey, AuditEntry, Group, Membership, Node, NotFound, Role, User
+from storage.sqlite_accounting import SqliteAccounting
+from storage.sqlite_base import BUSY_TIMEOUT_MS, constraints, row_params, split_statements, ts
 
-T = TypeVar("T")
-
-BUSY_TIMEOUT_MS = 5000
-
-_PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
-    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
-)
-
-_USAGE_INSERT = (
-    f"INSERT INTO usage ({', '.join(c.USAGE_COLUMNS)}) "  # noqa: S608 - constant column names
-    f"VALUES ({', '.join('?' * len(c.USAGE_COLUMNS))}) ON CONFLICT (request_id) DO NOTHING"
-)
+__all__ = ["BUSY_TIMEOUT_MS", "SqliteStore", "split_statements"]
 
 
-@contextlib.contextmanager
-def _constraints(what: str) -> Iterator[None]:
-    """Turn SQLite constraint failures into :class:`Conflict` / :class:`NotFound`."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        name = getattr(exc, "sqlite_errorname", "")
-        if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
-            raise Conflict(f"{what} already exists") from exc
-        if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
-            raise NotFound(f"{what} names a missing row") from exc
-        raise
-
-
-def split_statements(script: str) -> list[str]:
-    """Split a migration script into complete statements (``;`` inside strings,
-    comments and trigger bodies are handled by SQLite's own tokenizer)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
-
-
-def _ts(value: datetime) -> str:
-    return c.to_text_time(value)
-
-
-def _params(record: object) -> tuple[Any, ...]:
-    """A record's fields as SQLite parameters: times as text, booleans as 0/1."""
-    return c.record_params(record, _ts, int)
-
-
-class SqliteStore(Store):
+class SqliteStore(SqliteAccounting):
     """A :class:`Store` on one SQLite file. Create it with :meth:`open`.
 
-    Every method is safe to cancel: its statements are already queued on aiosqlite's
-    thread, and :meth:`_tx` queues a ROLLBACK behind an unfinished transaction.
+    Connection plumbing is in :class:`~storage.sqlite_base.SqliteBase`; usage, limits and
+    aliases in :class:`~storage.sqlite_accounting.SqliteAccounting`. Every method is safe
+    to cancel.
     """
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: str) -> SqliteStore:
-        """Open (creating it and its parent folders if needed) the database at ``path``.
-
-        ``":memory:"`` gives a private in-memory database. Does not migrate. Safe to
-        cancel: a connection opened so far is closed again.
-        """
-        if path != ":memory:":
-            await asyncio.to_thread(Path(path).parent.mkdir, parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            db.row_factory = aiosqlite.Row
-            for pragma in _PRAGMAS:
-                await db.execute(pragma)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db)
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Hold the connection for one ``BEGIN IMMEDIATE`` .. ``COMMIT`` transaction.
-
-        Cancel-safe: statements already handed to aiosqlite's thread run in order, and a
-        ROLLBACK queued behind them undoes the lot unless COMMIT got there first.
-        """
-        async with self._lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-                await self._db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    await self._db.rollback()  # a no-op if nothing is open
-                raise
-
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
-        """Run one statement (its own implicit transaction) and return all its rows."""
-        async with self._lock:
-            return list(await self._db.execute_fetchall(sql, params))
-
-    async def _one(self, conv: Callable[[c.Row], T], sql: str, *params: Any) -> T | None:
-        """The first row of a query as a record, or None."""
-        rows = await self._fetch(sql, params)
-        return conv(rows[0]) if rows else None
-
-    async def _all(self, conv: Callable[[c.Row], T], sql: str, *params: Any) -> list[T]:
-        """Every row of a query as records."""
-        return [conv(row) for row in await self._fetch(sql, params)]
-
-    async def _exec(self, sql: str, *params: Any) -> int:
-        """Run one writing statement (its own implicit transaction); return rowcount."""
-        async with self._lock:
-            cursor = await self._db.execute(sql, params)
-            rowcount = cursor.rowcount
-            await cursor.close()
-            return rowcount
-
-    async def _insert_child(self, record: Membership | ApiKey | Node, sql: str, what: str) -> None:
-        """Insert ``record`` (whose columns ``sql`` lists), checking its group and user
-        exist first, in one transaction.
-
-        :class:`NotFound` names the missing parent; :class:`Conflict` reports ``what``.
-        """
-        with _constraints(what):
-            async with self._tx() as db:
-                rows = await db.execute_fetchall(
-                    "SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?) AS g,"
-                    " EXISTS (SELECT 1 FROM users WHERE id = ?) AS u",
-                    (record.group_id, record.user_id),
-                )
-                row = next(iter(rows))
-                error = c.missing_parent(
-                    record.group_id, bool(row["g"]), record.user_id, bool(row["u"])
-                )
-                if error is not None:
-                    raise error
-                await db.execute(sql, _params(record))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -215,7 +62,7 @@ class SqliteStore(Store):
                     await db.execute(statement)
                 await db.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (pending[0].version, _ts(c.utcnow())),
+                    (pending[0].version, ts(c.utcnow())),
                 )
 
     async def close(self) -> None:
@@ -243,10 +90,10 @@ class SqliteStore(Store):
 
     async def create_user(self, name: str, *, is_operator: bool = False) -> User:
         user = User(c.new_id(), name, is_operator, c.utcnow())
-        with _constraints(f"user {name!r}"):
+        with constraints(f"user {name!r}"):
             await self._exec(
                 "INSERT INTO users (id, name, is_operator, created_at) VALUES (?, ?, ?, ?)",
-                *_params(user),
+                *row_params(user),
             )
         return user
 
@@ -263,10 +110,10 @@ class SqliteStore(Store):
 
     async def create_group(self, name: str) -> Group:
         group = Group(c.new_id(), name, c.utcnow())
-        with _constraints(f"group {name!r}"):
+        with constraints(f"group {name!r}"):
             await self._exec(
                 "INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)",
-                *_params(group),
+                *row_params(group),
             )
         return group
 
@@ -281,7 +128,7 @@ class SqliteStore(Store):
 
     async def rename_group(self, group_id: str, new_name: str) -> Group:
         sql = "UPDATE groups SET name = ? WHERE id = ? RETURNING *"
-        with _constraints(f"group {new_name!r}"):
+        with constraints(f"group {new_name!r}"):
             group = await self._one(c.group_from_row, sql, new_name, group_id)
         if group is None:
             raise NotFound(f"no group with id {group_id!r}")
@@ -354,11 +201,11 @@ class SqliteStore(Store):
 
     async def revoke_api_key(self, key_id: str) -> bool:
         sql = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
-        return await self._exec(sql, _ts(c.utcnow()), key_id) > 0
+        return await self._exec(sql, ts(c.utcnow()), key_id) > 0
 
     async def touch_api_keys(self, last_used: Sequence[tuple[str, datetime]]) -> None:
         """Only moves ``last_used_at`` forward, so batches may land out of order."""
-        params = [(_ts(t), key_id, _ts(t)) for key_id, t in c.coalesce_touches(last_used)]
+        params = [(ts(t), key_id, ts(t)) for key_id, t in c.coalesce_touches(last_used)]
         if params:
             async with self._tx() as db:
                 await db.executemany(
@@ -392,69 +239,14 @@ class SqliteStore(Store):
 
     async def revoke_node(self, node_id: str) -> bool:
         sql = "UPDATE nodes SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
-        return await self._exec(sql, _ts(c.utcnow()), node_id) > 0
-
-    # -- usage -----------------------------------------------------------------------------
-
-    async def record_usage(self, records: Sequence[UsageRecord]) -> None:
-        params = [_params(r) for r in records]
-        if params:
-            async with self._tx() as db:
-                await db.executemany(_USAGE_INSERT, params)
-
-    @staticmethod
-    def _usage_where(
-        since: datetime | None, until: datetime | None, group_id: str | None
-    ) -> tuple[str, list[Any]]:
-        """A WHERE clause naming only the filters given, so the planner can use the
-        ``usage (time)`` and ``usage (group_id, time)`` indexes."""
-        clauses, params = ["1 = 1"], []
-        for clause, value in (
-            ("time >= ?", None if since is None else _ts(since)),
-            ("time < ?", None if until is None else _ts(until)),
-            ("group_id = ?", group_id),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        return " AND ".join(clauses), params
-
-    async def list_usage(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        group_id: str | None = None,
-        limit: int = 1000,
-    ) -> list[UsageRecord]:
-        where, params = self._usage_where(since, until, group_id)
-        sql = f"SELECT * FROM usage WHERE {where} ORDER BY time DESC, request_id DESC LIMIT ?"  # noqa: S608 - fixed clauses
-        return await self._all(c.usage_from_row, sql, *params, c.check_limit(limit))
-
-    async def usage_totals(
-        self,
-        by: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        group_id: str | None = None,
-    ) -> list[UsageTotal]:
-        col = c.check_grouping(by)  # a vetted column name, never caller text
-        where, params = self._usage_where(since, until, group_id)
-        sql = (
-            f"SELECT {col} AS key, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,"  # noqa: S608
-            f" SUM(completion_tokens) AS completion_tokens FROM usage WHERE {where}"
-            f" GROUP BY {col} ORDER BY SUM(prompt_tokens + completion_tokens) DESC,"
-            f" {col} IS NULL, {col}"
-        )
-        return await self._all(c.usage_total_from_row, sql, *params)
+        return await self._exec(sql, ts(c.utcnow()), node_id) > 0
 
     # -- audit -----------------------------------------------------------------------------
 
     async def audit(self, actor: str, action: str, target: str, detail: str = "") -> None:
         await self._exec(
             "INSERT INTO audit_log (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-            *(_ts(c.utcnow()), actor, action, target, detail),
+            *(ts(c.utcnow()), actor, action, target, detail),
         )
 
     async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
