@@ -32,6 +32,7 @@ from config.settings import (
     ConsoleSettings,
     LogLevel,
     RelaySettings,
+    SchedulerSettings,
 )
 from config.writer import render_agent_toml, write_agent_config
 
@@ -44,6 +45,7 @@ __all__ = [
     "ConsoleSettings",
     "LogLevel",
     "RelaySettings",
+    "SchedulerSettings",
     "default_agent_config_path",
     "default_config_dir",
     "default_config_path",

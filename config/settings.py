@@ -23,11 +23,64 @@ MIB = 1024 * KIB
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 BackendKind = Literal["auto", "openai", "ollama", "lmstudio", "llamacpp", "vllm"]
+RateLimiterKind = Literal["memory", "redis"]
 
 _HTTP = ("http", "https")
 
 DEFAULT_SCAN_PORTS = [1234, 11434, 8080, 8000, 30000, 5001, 5000, 1337]
 DEFAULT_ALLOWED_ROUTES = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"]
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """How the relay picks a node, queues when all are busy, and fails over (``[scheduler]``)."""
+
+    max_attempts: int = field(
+        default=3,
+        metadata=rules(ge=1, le=10, doc="Nodes tried for one request before it fails."),
+    )
+    queue_max_length: int = field(
+        default=64,
+        metadata=rules(ge=0, doc="Requests that may wait per group and model; more get 503."),
+    )
+    queue_timeout_s: float = field(
+        default=30.0,
+        metadata=rules(ge=0, doc="Longest wait for a free node before 503 with Retry-After."),
+    )
+    cooldown_failures: int = field(
+        default=3, metadata=rules(ge=1, doc="Consecutive failures that bench a node.")
+    )
+    cooldown_s: float = field(
+        default=30.0, metadata=rules(ge=0, doc="How long a benched node gets no requests.")
+    )
+    affinity_ttl_s: float = field(
+        default=600.0,
+        metadata=rules(ge=0, doc="How long a conversation prefers the node that served it."),
+    )
+    weight_loaded: float = field(
+        default=1000.0, metadata=rules(ge=0, doc="Score for having the model loaded in VRAM.")
+    )
+    weight_capacity: float = field(
+        default=40.0, metadata=rules(ge=0, doc="Score for free capacity (in-flight vs max).")
+    )
+    weight_ttft: float = field(
+        default=15.0, metadata=rules(ge=0, doc="Score for a short measured time to first token.")
+    )
+    weight_throughput: float = field(
+        default=15.0, metadata=rules(ge=0, doc="Score for measured tokens per second.")
+    )
+    weight_failures: float = field(
+        default=1500.0, metadata=rules(ge=0, doc="Penalty per unit of recent failure rate.")
+    )
+    weight_gpu_utilization: float = field(
+        default=10.0, metadata=rules(ge=0, doc="Penalty for a busy GPU (last heartbeat).")
+    )
+    weight_vram_headroom: float = field(
+        default=10.0, metadata=rules(ge=0, doc="Score for free VRAM (last heartbeat).")
+    )
+    weight_affinity: float = field(
+        default=60.0, metadata=rules(ge=0, doc="Score for the node of a recent conversation.")
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +139,12 @@ class RelaySettings:
         default_factory=list,
         metadata=rules(nonempty=True, doc="Browser origins allowed to call the admin API (CORS)."),
     )
+    admin_update_interval_s: float = field(
+        default=1.0,
+        metadata=rules(
+            gt=0, doc="Seconds between the live updates the admin socket sends a console."
+        ),
+    )
     redis_url: str | None = field(
         default=None,
         metadata=rules(
@@ -106,9 +165,47 @@ class RelaySettings:
         default=2.0,
         metadata=rules(gt=0, doc="How often to look for nodes revoked outside this relay."),
     )
+    rate_limiter: RateLimiterKind = field(
+        default="memory",
+        metadata=rules(
+            doc="Where rate-limit counters live: memory (this process) or redis (shared by "
+            "relays; needs redis_url; falls back to memory while Redis is unreachable).",
+        ),
+    )
+    redis_key_prefix: str = field(
+        default="llmc:",
+        metadata=rules(nonempty=True, doc="Prefix of every Redis key this relay writes."),
+    )
+    redis_retry_s: float = field(
+        default=5.0,
+        metadata=rules(gt=0, doc="While Redis is unreachable, how often to try it again."),
+    )
+    limits_cache_ttl_s: float = field(
+        default=5.0,
+        metadata=rules(
+            ge=0,
+            doc="How long rate limits read from the database are cached; a limit changed "
+            "with the CLI takes effect within this time. 0 = no cache.",
+        ),
+    )
+    usage_flush_interval_s: float = field(
+        default=1.0,
+        metadata=rules(gt=0, doc="How often usage records are written to the database."),
+    )
+    scheduler: SchedulerSettings = field(
+        default_factory=SchedulerSettings,
+        metadata=rules(doc="Node choice, queueing and failover (the [scheduler] table)."),
+    )
 
     def __post_init__(self) -> None:
-        """Reject a TLS setup with only one of certfile and keyfile."""
+        """Reject a TLS setup with only one of certfile and keyfile, and a Redis rate
+        limiter without a Redis URL."""
+        if self.rate_limiter == "redis" and self.redis_url is None:
+            raise ConfigError(
+                "rate_limiter",
+                "'redis_url' to be set too (the redis rate limiter needs it)",
+                "no 'redis_url'",
+            )
         if (self.certfile is None) != (self.keyfile is None):
             have, lack = (
                 ("certfile", "keyfile") if self.keyfile is None else ("keyfile", "certfile")

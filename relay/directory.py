@@ -10,11 +10,10 @@ holds the tunnel over pub/sub) can replace it without touching the API handlers.
 from __future__ import annotations
 
 import abc
-import random
 from collections.abc import Iterable
 
 from relay.tunnel.session import AgentSession
-from relay.tunnel.stream import StreamFailed, TunnelStream
+from relay.tunnel.stream import TunnelStream
 
 
 class NodeDirectory(abc.ABC):
@@ -43,35 +42,6 @@ class NodeDirectory(abc.ABC):
                 for model in session.models.values():
                     models[model.id] = models.get(model.id, False) or model.loaded
         return models
-
-    def pick(self, group_id: str, model: str) -> AgentSession:
-        """Choose a node for a request; :class:`StreamFailed` (404/503) when none fits.
-
-        Placeholder policy until the scheduler lands: available nodes serving the model,
-        preferring one with it loaded, then the least loaded; ties broken at random.
-        """
-        online = [s for s in self.sessions(group_id) if s.available]
-        if not online:
-            raise StreamFailed(
-                503, "No nodes of your group are online right now.", code="no_nodes_available"
-            )
-        serving = [s for s in online if s.serves(model)]
-        if not serving:
-            raise StreamFailed(
-                404,
-                f"The model '{model}' does not exist or no online node of your group serves it.",
-                code="model_not_found",
-                error_type="invalid_request_error",
-            )
-        return min(
-            serving,
-            key=lambda s: (
-                not s.models[model].loaded,
-                s.in_flight >= s.max_concurrency,
-                s.in_flight / s.max_concurrency,
-                random.random(),
-            ),
-        )
 
     async def open_stream(
         self, session: AgentSession, method: str, route: str, body: bytes, deadline_s: float

@@ -62,8 +62,10 @@ class RequestQueues:
                 waiter.cancel()
             raise
         finally:
-            if not queue:
-                self._queues.pop(key, None)
+            # Drop an empty queue, but only if it is still this key's queue: another
+            # waiter may have dropped it already and a new one taken its place.
+            if not queue and self._queues.get(key) is queue:
+                del self._queues[key]
 
     def capacity_freed(self, group_id: str) -> None:
         """A slot may be free in ``group_id``: wake the first waiter of each of its queues."""

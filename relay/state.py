@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from quart import current_app
 
 from config import RelaySettings
+from relay.aliases import AliasCache
 from relay.auth import KeyAuthenticator
 from relay.directory import NodeDirectory
+from relay.dispatch import Dispatcher
 from relay.events import EventHub
 from relay.tokens import TokenSigner
+from relay.usage_meter import Accounting
 from storage import Store
 
 EXTENSION = "llmcluster"
@@ -24,6 +27,9 @@ class RelayState:
     keys: KeyAuthenticator
     signer: TokenSigner
     events: EventHub
+    dispatcher: Dispatcher
+    aliases: AliasCache
+    accounting: Accounting
 
 
 def relay_state() -> RelayState:

@@ -51,9 +51,10 @@ def start_relay(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Rel
         tls: tuple[Path, Path] | None = None,
         port: int | None = None,
         verify: object = True,
+        toml: str | None = None,
     ) -> RelayProc:
         merged = {"heartbeat_timeout_s": "2", "revocation_poll_s": "0.2", **(settings or {})}
-        relay = RelayProc(database_url, tmp_path, settings=merged, tls=tls, port=port)
+        relay = RelayProc(database_url, tmp_path, settings=merged, tls=tls, port=port, toml=toml)
         started.append(relay)
         relay.wait_ready(verify=verify)
         return relay

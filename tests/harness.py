@@ -181,6 +181,7 @@ class RelayProc(Proc):
         port: int | None = None,
         settings: dict[str, str] | None = None,
         tls: tuple[Path, Path] | None = None,
+        toml: str | None = None,
     ) -> None:
         self.port = port or free_port()
         scheme = "https" if tls else "http"
@@ -199,6 +200,10 @@ class RelayProc(Proc):
         ]
         if tls:
             args += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
+        if toml is not None:  # e.g. a [scheduler] table, which has no environment form
+            config = tmp / f"relay-{self.port}.toml"
+            config.write_text(toml)
+            args[3:3] = ["--config", str(config)]
         super().__init__(args, _env(extra), tmp / f"relay-{self.port}.log")
 
     def wait_ready(self, verify: Any = True) -> None:

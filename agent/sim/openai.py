@@ -50,6 +50,7 @@ class SimState:
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
     bytes_streamed: int = 0
+    fail_status: int | None = None  # answer every generation request with this error
 
 
 def _words(n: int, pad: int = 0) -> list[str]:
@@ -122,7 +123,7 @@ class SimulatedOpenAI:
             return _error(
                 404, f"The model `{body.get('model')}` does not exist.", "model_not_found"
             )
-        status = body.get("sim_status")
+        status = body.get("sim_status", self.state.fail_status)
         if isinstance(status, int) and status >= 400:
             return _error(status, f"simulated failure {status}")
         return body

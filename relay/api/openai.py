@@ -5,6 +5,10 @@ field this relay has never heard of). Streamed answers are passed on as the agen
 arrive, several SSE events per write when several are waiting; the response status and
 headers are held back until the first bytes, so a failure before the first token is a
 real HTTP error rather than a broken stream.
+
+Every forwarded request is admitted under the rate limits first (429 with ``Retry-After``
+when over) and carries the ``x-ratelimit-*`` headers on its response, whatever its
+status; its :class:`~relay.usage_meter.Meter` closes its books exactly once at the end.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
 
 import orjson
 from quart import Blueprint, Response, request
 
 from relay.auth import AuthError, Principal
 from relay.errors import openai_error, sse_error_event
-from relay.events import EventHub
+from relay.limits import Decision
+from relay.limits.headers import refusal_message
 from relay.requests import RequestLog
 from relay.state import relay_state
 from relay.tunnel.stream import StreamFailed, TunnelStream
+from relay.usage_meter import Meter, requested_completion_tokens
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("openai", __name__, url_prefix="/v1")
@@ -54,7 +62,10 @@ async def list_models() -> Response:
     principal = await _principal()
     if isinstance(principal, Response):
         return principal
-    models = relay_state().directory.group_models(principal.group_id)
+    state = relay_state()
+    models = set(state.directory.group_models(principal.group_id))
+    aliases = await state.aliases.aliases(principal.group_id)
+    models.update(alias for alias, targets in aliases.items() if models.intersection(targets))
     data = [
         {"id": model, "object": "model", "created": 0, "owned_by": "llmcluster"}
         for model in sorted(models)
@@ -93,88 +104,95 @@ async def _forward(route: str) -> Response:
     if not isinstance(model, str) or not model:
         return openai_error(400, "You must provide a model parameter.", param="model")
     streaming = parsed.get("stream") is True and route != "/v1/embeddings"
-    log_entry = RequestLog(principal, route, model, streaming)
+    meter = Meter(
+        relay_state().accounting,
+        RequestLog(principal, route, model, streaming),
+        len(body),
+        requested_completion_tokens(parsed),
+    )
     try:
-        return await _proxy(log_entry, body)
+        decision = await meter.admit()
+        if not decision.allowed:
+            response = _refused(meter, decision)
+        else:
+            response = await _proxy(meter, parsed, body)
     except asyncio.CancelledError:
-        _finish(log_entry, 499, "client_closed_request")
+        meter.finish(499, "client_closed_request")
         raise
+    except Exception:
+        meter.finish(500, "internal_error")
+        raise
+    if meter.headers:
+        response.headers.update(meter.headers)
+    return response
 
 
-async def _proxy(entry: RequestLog, body: bytes) -> Response:
-    """Send the request over a tunnel and shape the answer. Closes ``entry`` unless the
-    answer streams (then the stream's body generator closes it)."""
+def _refused(meter: Meter, decision: Decision) -> Response:
+    """The 429 of a request over a limit (OpenAI's format; headers added by the caller)."""
+    meter.finish(429, "rate_limit_exceeded")
+    return openai_error(
+        429,
+        refusal_message(decision, meter.entry.principal.key_name),
+        code="rate_limit_exceeded",
+        error_type="tokens" if decision.dimension == "tokens" else "requests",
+    )
+
+
+async def _proxy(meter: Meter, parsed: dict[str, Any], body: bytes) -> Response:
+    """Have the request answered (scheduling, queueing and failover are the dispatcher's)
+    and shape the answer. Finishes ``meter`` unless the answer streams (then the stream's
+    body generator finishes it)."""
     state = relay_state()
-    settings = state.settings
+    entry = meter.entry
+    targets = await state.aliases.targets(entry.principal.group_id, entry.model)
     try:
-        session = state.directory.pick(entry.principal.group_id, entry.model)
-        entry.node_id, entry.node_name = session.node_id, session.node_name
-        stream = await state.directory.open_stream(
-            session, "POST", entry.route, body, settings.request_timeout_s
-        )
+        answer = await state.dispatcher.dispatch(entry, parsed, body, targets)
     except StreamFailed as failure:
-        return _failed(entry, failure)
-
-    try:
-        head = await asyncio.wait_for(stream.wait_head(), settings.first_byte_timeout_s)
-        if head.status >= 400 or not entry.streaming:
-            payload = await stream.read_all()
-            entry.first_byte()
-            _finish(entry, head.status, None, stream)
-            return Response(payload, status=head.status, content_type=head.content_type)
-        first = await asyncio.wait_for(stream.next_batch(), settings.first_byte_timeout_s)
-    except StreamFailed as failure:
-        return _failed(entry, failure)
-    except TimeoutError:
-        _cancel_soon(stream)
-        return _failed(
-            entry,
-            StreamFailed(
-                504, "The node did not start answering in time.", code="first_byte_timeout"
-            ),
-        )
-    except asyncio.CancelledError:  # the consumer hung up before the first byte
-        _cancel_soon(stream)
-        raise
+        return _failed(meter, failure)
+    stream, head, first = answer.stream, answer.head, answer.first
     entry.first_byte()
-    if first is None:
-        _finish(entry, head.status, None, stream)
-        return Response(b"", status=head.status, content_type=head.content_type)
+    if head.status >= 400 or not entry.streaming or first is None:
+        payload = first or b""
+        meter.finish(head.status, None, _usage(stream), answer_bytes=len(payload))
+        return Response(payload, status=head.status, content_type=head.content_type)
     response = Response(
-        _relay_body(entry, stream, first, state.events),
+        _relay_body(meter, stream, first),
         status=head.status,
         content_type=head.content_type,
         headers=SSE_HEADERS,
     )
     response.timeout = None
+    task = asyncio.current_task()
+    if task is not None:  # a consumer gone before the body started never runs its finally
+        task.add_done_callback(partial(_abandoned, meter, stream))
     return response
 
 
-def _failed(entry: RequestLog, failure: StreamFailed) -> Response:
-    _finish(entry, failure.status, failure.code)
+def _abandoned(meter: Meter, stream: TunnelStream, _: object) -> None:
+    if not meter.entry.finished:
+        if not stream.finished:
+            _cancel_soon(stream)
+        meter.finish(499, "client_closed_request", _usage(stream))
+
+
+def _failed(meter: Meter, failure: StreamFailed) -> Response:
+    meter.finish(failure.status, failure.code)
     return _failure_response(failure)
 
 
-def _finish(
-    entry: RequestLog,
-    status: int,
-    error_code: str | None,
-    stream: TunnelStream | None = None,
-    events: EventHub | None = None,
-) -> None:
-    """Close the request's log once and tell whoever listens. ``events`` must be given
-    where no app context exists (inside a streamed body)."""
-    if stream is not None and stream.usage is not None:
-        entry.usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
-    if entry.close(status, error_code):
-        (events or relay_state().events).publish("request", entry.to_event())
+def _usage(stream: TunnelStream) -> tuple[int | None, int | None] | None:
+    """The token counts the agent sent with its End message, if any."""
+    end = stream.usage
+    return None if end is None else (end.prompt_tokens, end.completion_tokens)
 
 
-async def _relay_body(
-    entry: RequestLog, stream: TunnelStream, first: bytes, events: EventHub
-) -> AsyncIterator[bytes]:
-    """The streamed body: what the agent sent, batch by batch; an error event on failure."""
+async def _relay_body(meter: Meter, stream: TunnelStream, first: bytes) -> AsyncIterator[bytes]:
+    """The streamed body: what the agent sent, batch by batch; an error event on failure.
+
+    Counts SSE events on the way (a C-speed byte count, no parsing) in case the backend
+    reports no usage and tokens must be estimated."""
     status, code = 200, None
+    events = first.count(b"data:")
     try:
         yield first
         while True:
@@ -186,12 +204,13 @@ async def _relay_body(
                 return
             if batch is None:
                 return
+            events += batch.count(b"data:")
             yield batch
     finally:
         if not stream.finished:  # the consumer went away mid-stream
             status, code = 499, "client_closed_request"
             _cancel_soon(stream)
-        _finish(entry, status, code, stream, events)
+        meter.finish(status, code, _usage(stream), events_seen=events)
 
 
 _pending_cancels: set[asyncio.Task[None]] = set()

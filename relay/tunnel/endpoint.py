@@ -109,10 +109,12 @@ async def tunnel() -> Response | None:
         window_bytes=settings.stream_window_bytes,
         max_message_bytes=settings.max_message_bytes,
     )
+    session.on_capacity = state.dispatcher.queues.capacity_freed
     previous = state.directory.attach(session)
     if previous is not None:
         previous.fail_all("The node reconnected; requests on its old tunnel were lost.")
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the same node")
+    session.capacity_changed()  # queued requests may fit on the new node
     log.info(
         "node %s (%s) connected: %d models, agent %s",
         node.name,

@@ -82,7 +82,9 @@ class AgentSession:
         self._send_lock = asyncio.Lock()
         self._window = window_bytes
         self._max_message = max_message_bytes
-        self.on_inventory: Callable[[AgentSession], None] | None = None
+        # Told the group id whenever this node may have room for one more request (a
+        # stream ended, its models changed, it stopped draining), to wake queued requests.
+        self.on_capacity: Callable[[str], None] | None = None
 
     # -- state ---------------------------------------------------------------------
 
@@ -143,8 +145,15 @@ class AgentSession:
             except Exception:  # the reader notices the dead socket and fails the streams
                 log.debug("could not send window update to %s", self.node_name)
 
+    def capacity_changed(self) -> None:
+        if self.on_capacity is not None:
+            self.on_capacity(self.group_id)
+
     async def _cancel(self, stream_id: int) -> None:
-        if self.streams.pop(stream_id, None) is not None and not self.closed:
+        if self.streams.pop(stream_id, None) is None:
+            return
+        self.capacity_changed()
+        if not self.closed:
             try:
                 await self.send(encode(Cancel(stream_id)))
             except Exception:
@@ -182,18 +191,19 @@ class AgentSession:
             stream = self.streams.pop(message.stream, None)
             if stream is not None:
                 stream.on_end(message)
+                self.capacity_changed()
         elif isinstance(message, StreamError):
             stream = self.streams.pop(message.stream, None)
             if stream is not None:
                 stream.on_error(message)
+                self.capacity_changed()
         elif isinstance(message, Heartbeat):
             self.agent_in_flight = message.in_flight
             self.gpus = message.gpus
         elif isinstance(message, Inventory):
             self.models = {m.id: m for m in message.models}
             self.backends = message.backends
-            if self.on_inventory is not None:
-                self.on_inventory(self)
+            self.capacity_changed()
         elif isinstance(message, Drain):
             log.info("node %s is draining: %s", self.node_name, message.reason or "no reason given")
             self.draining = True

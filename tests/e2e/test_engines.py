@@ -19,15 +19,20 @@ from agent.sim.vllm import SimulatedVLLM, VLLMState
 from tests.harness import AgentProc, BackgroundLoop, Circle, RelayProc, wait_for_model
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
-TOOLS = [{
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]},
-    },
-}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 @dataclass
@@ -38,24 +43,43 @@ class Engine:
 
 
 ENGINES = [
-    Engine("ollama", "llama3.1:8b",
-           lambda: SimulatedOllama(OllamaState(models=["llama3.1:8b", "nomic-embed-text"],
-                                               loaded=["llama3.1:8b"]))),
-    Engine("lmstudio", "meta-llama-3.1-8b-instruct",
-           lambda: SimulatedLMStudio(LMStudioState(catalog=[
-               LMStudioModel("meta-llama-3.1-8b-instruct", state="loaded"),
-               LMStudioModel("qwen2.5-7b-instruct", state="not-loaded"),
-           ]))),
-    Engine("llamacpp", "llama-3.1-8b",
-           lambda: SimulatedLlamaCpp(LlamaCppState(models=["llama-3.1-8b"]))),
-    Engine("vllm", "meta-llama/Llama-3.1-8B-Instruct",
-           lambda: SimulatedVLLM(VLLMState(models=["meta-llama/Llama-3.1-8B-Instruct"]))),
+    Engine(
+        "ollama",
+        "llama3.1:8b",
+        lambda: SimulatedOllama(
+            OllamaState(models=["llama3.1:8b", "nomic-embed-text"], loaded=["llama3.1:8b"])
+        ),
+    ),
+    Engine(
+        "lmstudio",
+        "meta-llama-3.1-8b-instruct",
+        lambda: SimulatedLMStudio(
+            LMStudioState(
+                catalog=[
+                    LMStudioModel("meta-llama-3.1-8b-instruct", state="loaded"),
+                    LMStudioModel("qwen2.5-7b-instruct", state="not-loaded"),
+                ]
+            )
+        ),
+    ),
+    Engine(
+        "llamacpp",
+        "llama-3.1-8b",
+        lambda: SimulatedLlamaCpp(LlamaCppState(models=["llama-3.1-8b"])),
+    ),
+    Engine(
+        "vllm",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        lambda: SimulatedVLLM(VLLMState(models=["meta-llama/Llama-3.1-8B-Instruct"])),
+    ),
 ]
 
 
 @pytest.fixture(params=ENGINES, ids=lambda e: e.name)
-def engine(request: pytest.FixtureRequest, background_loop: BackgroundLoop,
-           ) -> Iterator[tuple[Engine, EngineSim]]:
+def engine(
+    request: pytest.FixtureRequest,
+    background_loop: BackgroundLoop,
+) -> Iterator[tuple[Engine, EngineSim]]:
     spec: Engine = request.param
     sim = spec.make()
     background_loop.run(sim.start())
@@ -64,8 +88,12 @@ def engine(request: pytest.FixtureRequest, background_loop: BackgroundLoop,
 
 
 @pytest.fixture
-def client(engine: tuple[Engine, EngineSim], relay: RelayProc, circle: Circle,
-           start_agent: Callable[..., AgentProc]) -> openai.OpenAI:
+def client(
+    engine: tuple[Engine, EngineSim],
+    relay: RelayProc,
+    circle: Circle,
+    start_agent: Callable[..., AgentProc],
+) -> openai.OpenAI:
     spec, sim = engine
     # the backend given by its root URL, without /v1: the agent fingerprints it
     start_agent(relay.url, circle.node_token, sim.root_url)
@@ -83,9 +111,15 @@ def test_chat(engine: tuple[Engine, EngineSim], client: openai.OpenAI) -> None:
 
 def test_chat_stream(engine: tuple[Engine, EngineSim], client: openai.OpenAI) -> None:
     spec, _ = engine
-    chunks = list(client.chat.completions.create(
-        model=spec.model, messages=MESSAGES, max_tokens=6, stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model=spec.model,
+            messages=MESSAGES,
+            max_tokens=6,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "w0 w1 w2 w3 w4 w5 "
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -98,8 +132,7 @@ def test_completions(engine: tuple[Engine, EngineSim], client: openai.OpenAI) ->
     spec, _ = engine
     done = client.completions.create(model=spec.model, prompt="Once upon a time", max_tokens=3)
     assert done.choices[0].text == "w0 w1 w2 "
-    streamed = client.completions.create(model=spec.model, prompt="Once", max_tokens=3,
-                                         stream=True)
+    streamed = client.completions.create(model=spec.model, prompt="Once", max_tokens=3, stream=True)
     assert "".join(c.choices[0].text for c in streamed if c.choices) == "w0 w1 w2 "
 
 
@@ -113,16 +146,22 @@ def test_tool_calls(engine: tuple[Engine, EngineSim], client: openai.OpenAI) -> 
     assert json.loads(call.function.arguments) == {"city": "Paris"}
     assert call.id
     # and the tool's result goes back in the next turn
-    follow_up = [*MESSAGES, choice.message.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}]
+    follow_up = [
+        *MESSAGES,
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
+    ]
     again = client.chat.completions.create(model=spec.model, messages=follow_up, max_tokens=2)
     assert again.choices[0].message.content == "w0 w1 "
 
 
 def test_streamed_tool_calls(engine: tuple[Engine, EngineSim], client: openai.OpenAI) -> None:
     spec, _ = engine
-    chunks = list(client.chat.completions.create(
-        model=spec.model, messages=MESSAGES, tools=TOOLS, stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model=spec.model, messages=MESSAGES, tools=TOOLS, stream=True
+        )
+    )
     calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     name = "".join(tc.function.name or "" for tc in calls if tc.function)
     arguments = "".join(tc.function.arguments or "" for tc in calls if tc.function)

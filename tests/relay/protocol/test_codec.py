@@ -143,8 +143,9 @@ def test_batches_carry_frames_in_order() -> None:
     assert split_frames(frames[0]) == [frames[0]]
 
 
-@pytest.mark.parametrize("frame", [b"\x03\x00\x00", b"\x03\x00\x00\x00\x09abc",
-                                   b"\x03\x00\x00\x00\x02\x03\x00"])
+@pytest.mark.parametrize(
+    "frame", [b"\x03\x00\x00", b"\x03\x00\x00\x00\x09abc", b"\x03\x00\x00\x00\x02\x03\x00"]
+)
 def test_malformed_batches(frame: bytes) -> None:
     with pytest.raises(ProtocolError):
         split_frames(frame)

@@ -28,10 +28,16 @@ def test_consecutive_failures_start_a_cooldown() -> None:
 
 
 def test_conversation_key_follows_the_leading_messages() -> None:
-    turn1 = {"messages": [{"role": "system", "content": "be brief"},
-                          {"role": "user", "content": "hi"}]}
-    turn2 = {"messages": [*turn1["messages"], {"role": "assistant", "content": "hello"},
-                          {"role": "user", "content": "more"}]}
+    turn1 = {
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    }
+    turn2 = {
+        "messages": [
+            *turn1["messages"],
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "more"},
+        ]
+    }
     other = {"messages": [{"role": "user", "content": "something else"}]}
     assert conversation_key("k", turn1) == conversation_key("k", turn2)
     assert conversation_key("k", turn1) != conversation_key("k", other)

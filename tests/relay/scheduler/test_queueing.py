@@ -78,3 +78,22 @@ async def test_other_groups_are_not_woken() -> None:
     assert not waiter.done()
     queues.capacity_freed("g")
     await asyncio.wait_for(waiter, 1)
+
+
+async def test_a_requeued_waiter_is_not_orphaned_by_another_waiters_cleanup() -> None:
+    """Two waiters woken at once; the first goes back to the front of a new queue; the
+    second's cleanup must not drop that new queue (the waiter would never be woken)."""
+    queues = RequestQueues()
+    a = asyncio.create_task(queues.wait_turn("g", "m"))
+    b = asyncio.create_task(queues.wait_turn("g", "m"))
+    await _started(a)
+    await _started(b)
+    queues.capacity_freed("g")
+    queues.capacity_freed("g")
+    await a  # a runs first: its queue is empty and dropped ...
+    again = asyncio.create_task(queues.wait_turn("g", "m", front=True))  # ... it requeues
+    await _started(again)
+    await b  # b's cleanup runs now
+    assert queues.waiting("g", "m") == 1
+    queues.capacity_freed("g")
+    await asyncio.wait_for(again, 1)

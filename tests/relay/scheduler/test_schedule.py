@@ -11,16 +11,30 @@ from hypothesis import strategies as st
 from relay.scheduler import NodeSnapshot, Outcome, Request, Weights, schedule
 
 
-def node(name: str, *, group: str = "g", models: dict[str, bool] | None = None,
-         in_flight: int = 0, cap: int = 4, **kw: object) -> NodeSnapshot:
-    return NodeSnapshot(node_id=name, name=name, group_id=group,
-                        models=models if models is not None else {"m": False},
-                        in_flight=in_flight, max_concurrency=cap, **kw)  # type: ignore[arg-type]
+def node(
+    name: str,
+    *,
+    group: str = "g",
+    models: dict[str, bool] | None = None,
+    in_flight: int = 0,
+    cap: int = 4,
+    **kw: object,
+) -> NodeSnapshot:
+    return NodeSnapshot(
+        node_id=name,
+        name=name,
+        group_id=group,
+        models=models if models is not None else {"m": False},
+        in_flight=in_flight,
+        max_concurrency=cap,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_hot_node_wins_over_an_idle_cold_one() -> None:
-    decision = schedule([node("cold"), node("hot", models={"m": True}, in_flight=3)],
-                        Request("g", "m"))
+    decision = schedule(
+        [node("cold"), node("hot", models={"m": True}, in_flight=3)], Request("g", "m")
+    )
     assert decision.outcome is Outcome.CHOSEN and decision.node_name == "hot"
     assert "model loaded" in decision.reason
 
@@ -35,29 +49,35 @@ def test_outcomes_when_nothing_fits() -> None:
 
 
 def test_alias_resolves_to_the_nodes_own_name() -> None:
-    fleet = [node("ollama", models={"llama3.1:8b": True}),
-             node("lms", models={"meta-llama-3.1-8b-instruct": False})]
-    request = Request("g", "llama3.1-8b", alias_targets=("llama3.1:8b",
-                                                         "meta-llama-3.1-8b-instruct"))
+    fleet = [
+        node("ollama", models={"llama3.1:8b": True}),
+        node("lms", models={"meta-llama-3.1-8b-instruct": False}),
+    ]
+    request = Request(
+        "g", "llama3.1-8b", alias_targets=("llama3.1:8b", "meta-llama-3.1-8b-instruct")
+    )
     decision = schedule(fleet, request)
     assert (decision.node_name, decision.model) == ("ollama", "llama3.1:8b")
 
 
 def test_cold_model_goes_to_the_most_free_vram() -> None:
-    fleet = [node("small", vram_free_mb=4000, vram_total_mb=8000),
-             node("big", vram_free_mb=20000, vram_total_mb=24000, in_flight=2)]
+    fleet = [
+        node("small", vram_free_mb=4000, vram_total_mb=8000),
+        node("big", vram_free_mb=20000, vram_total_mb=24000, in_flight=2),
+    ]
     assert schedule(fleet, Request("g", "m")).node_name == "big"
 
 
 def test_failing_node_does_not_attract_traffic_by_looking_idle() -> None:
-    fleet = [node("flaky", models={"m": True}, failure_rate=0.9),
-             node("steady", models={"m": True}, in_flight=3)]
+    fleet = [
+        node("flaky", models={"m": True}, failure_rate=0.9),
+        node("steady", models={"m": True}, in_flight=3),
+    ]
     assert schedule(fleet, Request("g", "m")).node_name == "steady"
 
 
 def test_faster_node_preferred_and_affinity_kept_unless_saturated() -> None:
-    fleet = [node("slow", ttft_ms=900, tokens_per_s=10),
-             node("fast", ttft_ms=50, tokens_per_s=60)]
+    fleet = [node("slow", ttft_ms=900, tokens_per_s=10), node("fast", ttft_ms=50, tokens_per_s=60)]
     assert schedule(fleet, Request("g", "m")).node_name == "fast"
     assert schedule(fleet, Request("g", "m", affinity_node="slow")).node_name == "slow"
     full = [node("slow", in_flight=4), node("fast")]
@@ -107,19 +127,40 @@ def test_never_outside_the_group_never_over_capacity(
         assert chosen.online and not chosen.draining and not chosen.cooling_down
         assert "m" in chosen.models
     else:
-        assert not any(n.group_id == "g" and n.online and not n.draining
-                       and not n.cooling_down and "m" in n.models and n.has_room
-                       for n in fleet)
+        assert not any(
+            n.group_id == "g"
+            and n.online
+            and not n.draining
+            and not n.cooling_down
+            and "m" in n.models
+            and n.has_room
+            for n in fleet
+        )
 
 
 @settings(max_examples=300)
 @given(fleet=fleets)
 def test_a_healthy_hot_node_always_beats_a_cold_one(fleet: list[NodeSnapshot]) -> None:
-    healthy = [NodeSnapshot(**{**{f: getattr(n, f) for f in n.__slots__},  # type: ignore[arg-type]
-                               "failure_rate": 0.0}) for n in fleet]
+    healthy = [
+        NodeSnapshot(
+            **{
+                **{f: getattr(n, f) for f in n.__slots__},  # type: ignore[arg-type]
+                "failure_rate": 0.0,
+            }
+        )
+        for n in fleet
+    ]
     decision = schedule(healthy, Request("g", "m"))
-    eligible = [n for n in healthy if n.group_id == "g" and n.online and not n.draining
-                and not n.cooling_down and n.has_room and "m" in n.models]
+    eligible = [
+        n
+        for n in healthy
+        if n.group_id == "g"
+        and n.online
+        and not n.draining
+        and not n.cooling_down
+        and n.has_room
+        and "m" in n.models
+    ]
     if any(n.models["m"] for n in eligible):
         chosen = next(n for n in healthy if n.node_id == decision.node_id)
         assert chosen.models["m"], decision.reason
