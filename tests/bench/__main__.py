@@ -34,6 +34,7 @@ from tests.bench.load import Target
 from tests.bench.procs import MIB, ServerProc, rss_bytes
 from tests.bench.report import build_checks, render, to_json
 from tests.bench.scenarios import Result, Scenario, measure, scenarios
+from tests.bench.spread import render_spread, run_spread
 
 IDLE_SETTLE_S = 1.0
 
@@ -47,9 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke run)")
     parser.add_argument(
         "--scenarios",
-        default="S0,S1,S2,S3",
+        default="S0,S1,S2,S3,S4",
         metavar="LIST",
-        help="comma-separated subset of S0,S1,S2,S3 (default: all)",
+        help="comma-separated subset of S0,S1,S2,S3,S4 (default: all)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     parser.add_argument(
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plan(quick: bool, selection: str) -> list[Scenario]:
-    wanted = {key.strip().upper() for key in selection.split(",") if key.strip()}
+    wanted = {key.strip().upper() for key in selection.split(",") if key.strip()} - {"S4"}
     plan = [s for s in scenarios(quick) if s.key in wanted]
     unknown = wanted - {s.key for s in plan}
     if unknown:
@@ -111,6 +112,15 @@ async def _run(
                     )
                     return 1
 
+        spread = None
+        if "S4" in args.scenarios.upper():
+            _progress("S4: three agents behind one relay ...")
+            try:
+                spread = await run_spread(tmp, http, started, quick=args.quick)
+            except SetupError as exc:
+                _progress(f"S4 setup failed: {exc}")
+                return 1
+
     meta: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "cpus": os.cpu_count(),
@@ -123,7 +133,11 @@ async def _run(
         "pids": {p.name: p.pid for p in started},
     }
     checks = build_checks(idle, results)
-    print(render(meta, idle, plan, results, checks), flush=True)
+    if plan:
+        print(render(meta, idle, plan, results, checks), flush=True)
+    if spread is not None:
+        print(render_spread(spread), flush=True)
+        meta["S4"] = spread.as_dict()
     if args.json is not None:
         args.json.write_bytes(
             orjson.dumps(to_json(meta, idle, plan, results, checks), option=orjson.OPT_INDENT_2)
