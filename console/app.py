@@ -16,7 +16,6 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.timer import Timer
 
 from console.client import AdminApiError
 from console.messages import CommandDone, ConnectionChanged, RelayFrame, from_client_event
@@ -70,7 +69,7 @@ class ConsoleApp(App[None]):
         self.connection: tuple[str, str] = ("connecting", "")
         self.refresh_interval_s = refresh_interval_s  # at most one redraw per interval
         self._changed: set[str] = set()
-        self._redraw_due: Timer | None = None
+        self._redraw_due = False
         self._last_redraw = -refresh_interval_s
 
     def on_mount(self) -> None:
@@ -114,14 +113,18 @@ class ConsoleApp(App[None]):
             self._sampler.stop()
             self._sampler = self.set_interval(self.fleet.history_interval_s, self.fleet.sample)
         self._changed |= changed
-        if self._redraw_due is None:
+        if not self._redraw_due:
+            self._redraw_due = True
             wait = self._last_redraw + self.refresh_interval_s - time.monotonic()
-            self._redraw_due = self.set_timer(max(0.0, wait), self._redraw)
+            if wait > 0:
+                self.set_timer(wait, self._redraw)
+            else:
+                self.call_later(self._redraw)
 
     def _redraw(self) -> None:
         """Show what the frames since the last redraw changed (coalesced on our side too)."""
         changed, self._changed = self._changed, set()
-        self._redraw_due = None
+        self._redraw_due = False
         self._last_redraw = time.monotonic()
         for screen in self._console_screens():
             screen.refresh_status()

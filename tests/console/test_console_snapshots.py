@@ -39,7 +39,7 @@ def keys_then_settle(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, ConsoleApp)
-        while not app.fleet.loaded or app._redraw_due is not None:
+        while not app.fleet.loaded or app._redraw_due:
             await pilot.pause(0.01)
         for key in keys:
             await pilot.press(key)

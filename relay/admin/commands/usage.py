@@ -122,13 +122,8 @@ async def usage(ctx: Ctx, params: Params) -> dict[str, Any]:
 
 
 def _forget_aliases(ctx: Ctx, group_id: str) -> None:
-    """Drop the request path's cached aliases of the group, wherever the relay keeps them
-    (``state.aliases`` or the dispatcher's), so a change applies to the next request."""
-    state = ctx.state
-    for owner in (state, getattr(state, "dispatcher", None), getattr(state, "accounting", None)):
-        forget = getattr(getattr(owner, "aliases", None), "forget", None)
-        if callable(forget):
-            forget(group_id)
+    """Drop the request path's cached aliases of the group: the change applies at once."""
+    ctx.state.aliases.forget(group_id)
 
 
 def _alias_view(alias: Any) -> dict[str, Any]:
