@@ -219,7 +219,8 @@ class RelayProc(Proc):
 
 
 class AgentProc(Proc):
-    """``python -m agent run`` pointed at a relay and one backend (no port scan)."""
+    """``python -m agent run`` pointed at a relay and one backend (no port scan unless
+    ``scan``; then LLMCLUSTER_AGENT_SCAN_PORTS says which ports)."""
 
     def __init__(
         self,
@@ -231,6 +232,7 @@ class AgentProc(Proc):
         name: str = "rig",
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        scan: bool = False,
     ) -> None:
         args = [
             sys.executable,
@@ -243,10 +245,11 @@ class AgentProc(Proc):
             token,
             "--name",
             name,
-            "--no-scan",
             "--log-level",
             "debug",
         ]
+        if not scan:
+            args.append("--no-scan")
         if backend_url:
             args += ["--backend", backend_url]
         args += extra_args or []
