@@ -5,18 +5,14 @@ official SDK: Ollama (translated from its native API), LM Studio, llama.cpp and 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import openai
 import pytest
 
 from agent.sim._common import EngineSim
-from agent.sim.llamacpp import LlamaCppState, SimulatedLlamaCpp
-from agent.sim.lmstudio import LMStudioModel, LMStudioState, SimulatedLMStudio
-from agent.sim.ollama import OllamaState, SimulatedOllama
-from agent.sim.vllm import SimulatedVLLM, VLLMState
-from tests.harness import AgentProc, BackgroundLoop, Circle, RelayProc, wait_for_model
+from tests.e2e.engines import Engine
+from tests.harness import AgentProc, Circle, RelayProc, wait_for_model
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
 TOOLS = [
@@ -33,58 +29,6 @@ TOOLS = [
         },
     }
 ]
-
-
-@dataclass
-class Engine:
-    name: str
-    model: str
-    make: Callable[[], EngineSim]
-
-
-ENGINES = [
-    Engine(
-        "ollama",
-        "llama3.1:8b",
-        lambda: SimulatedOllama(
-            OllamaState(models=["llama3.1:8b", "nomic-embed-text"], loaded=["llama3.1:8b"])
-        ),
-    ),
-    Engine(
-        "lmstudio",
-        "meta-llama-3.1-8b-instruct",
-        lambda: SimulatedLMStudio(
-            LMStudioState(
-                catalog=[
-                    LMStudioModel("meta-llama-3.1-8b-instruct", state="loaded"),
-                    LMStudioModel("qwen2.5-7b-instruct", state="not-loaded"),
-                ]
-            )
-        ),
-    ),
-    Engine(
-        "llamacpp",
-        "llama-3.1-8b",
-        lambda: SimulatedLlamaCpp(LlamaCppState(models=["llama-3.1-8b"])),
-    ),
-    Engine(
-        "vllm",
-        "meta-llama/Llama-3.1-8B-Instruct",
-        lambda: SimulatedVLLM(VLLMState(models=["meta-llama/Llama-3.1-8B-Instruct"])),
-    ),
-]
-
-
-@pytest.fixture(params=ENGINES, ids=lambda e: e.name)
-def engine(
-    request: pytest.FixtureRequest,
-    background_loop: BackgroundLoop,
-) -> Iterator[tuple[Engine, EngineSim]]:
-    spec: Engine = request.param
-    sim = spec.make()
-    background_loop.run(sim.start())
-    yield spec, sim
-    background_loop.run(sim.stop())
 
 
 @pytest.fixture

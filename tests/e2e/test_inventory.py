@@ -7,12 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from agent.cli import main as agent_main
 from agent.sim._common import EngineSim
@@ -20,7 +19,7 @@ from agent.sim.ollama import OllamaState, SimulatedOllama
 from config import load_agent_settings
 from relay.server import free_port
 from storage import open_store
-from tests.e2e.test_engines import ENGINES, Engine
+from tests.e2e.engines import Engine
 from tests.harness import (
     AgentProc,
     BackgroundLoop,
@@ -60,18 +59,6 @@ def live_nodes(relay: RelayProc, token: str) -> list[dict[str, Any]]:
 def models_of_node(relay: RelayProc, token: str) -> dict[str, bool]:
     nodes = live_nodes(relay, token)
     return {m["id"]: m["loaded"] for n in nodes for m in n["models"]}
-
-
-@pytest.fixture(params=ENGINES, ids=lambda e: e.name)
-def engine(
-    request: pytest.FixtureRequest,
-    background_loop: BackgroundLoop,
-) -> Iterator[tuple[Engine, EngineSim]]:
-    spec: Engine = request.param
-    sim = spec.make()
-    background_loop.run(sim.start())
-    yield spec, sim
-    background_loop.run(sim.stop())
 
 
 EXPECTED_LOADED = {
