@@ -12,7 +12,12 @@ import logging
 import time
 
 from relay.state import RelayState
-from relay.tunnel.session import CLOSE_HEARTBEAT_TIMEOUT, CLOSE_REVOKED, AgentSession
+from relay.tunnel.session import (
+    CLOSE_HEARTBEAT_TIMEOUT,
+    CLOSE_RELAY_SHUTDOWN,
+    CLOSE_REVOKED,
+    AgentSession,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,30 @@ async def disconnect_revoked(state: RelayState, session: AgentSession) -> None:
     session.fail_all("The node was revoked.", code="node_revoked")
     with contextlib.suppress(Exception):
         await session.close(CLOSE_REVOKED, "node revoked")
+
+
+async def close_tunnels_when_idle(state: RelayState, *, timeout_s: float) -> None:
+    """At shutdown: route nothing new to the nodes, let the streams in flight finish (up
+    to ``timeout_s``), then close the tunnels, so the server's graceful stop is not left
+    waiting on open WebSockets. The agents reconnect to the next relay by themselves."""
+    sessions = state.directory.sessions()
+    idle = asyncio.Event()
+
+    def check(_group_id: str = "") -> None:
+        if not any(s.in_flight for s in sessions if not s.closed):
+            idle.set()
+
+    for session in sessions:
+        session.draining = True
+        session.on_capacity = check  # told whenever one of its streams ends
+    check()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(idle.wait(), max(0.0, timeout_s))
+    for session in sessions:
+        state.directory.detach(session)
+        session.fail_all("The relay is shutting down.", code="relay_shutdown")
+        with contextlib.suppress(Exception):
+            await session.close(CLOSE_RELAY_SHUTDOWN, "relay shutting down")
 
 
 async def run_maintenance(state: RelayState) -> None:

@@ -54,13 +54,20 @@ async def serve_async(
 
     stop = stop or _signal_event()
     app = create_app(settings)
+    config = hypercorn_config(settings, fd=fd)
     scheme = "https" if settings.certfile else "http"
     log.info("relay listening on %s://%s", scheme, _bind(settings.host, settings.port))
-    await hypercorn_serve(
-        app,
-        hypercorn_config(settings, fd=fd),
-        shutdown_trigger=stop.wait,
-    )
+
+    async def shutdown() -> None:
+        await stop.wait()
+        from relay.maintenance import close_tunnels_when_idle
+        from relay.state import EXTENSION
+
+        state = app.extensions.get(EXTENSION)
+        if state is not None:
+            await close_tunnels_when_idle(state, timeout_s=config.graceful_timeout - 1)
+
+    await hypercorn_serve(app, config, shutdown_trigger=shutdown)
 
 
 def _signal_event() -> asyncio.Event:

@@ -235,3 +235,27 @@ def test_agent_refuses_routes_outside_its_allow_list(
     assert info.value.code == "route_not_allowed"
     assert all(r.path != "/v1/embeddings" for r in sim.state.requests)
     assert c.chat.completions.create(model="sim-model", messages=MESSAGES).choices
+
+
+def test_relay_stops_promptly_once_its_streams_are_done(
+    relay: RelayProc,
+    circle: Circle,
+    sim: SimBackend,
+    start_agent: Callable[..., AgentProc],
+) -> None:
+    """SIGTERM: the stream in flight completes, then the tunnels close and the relay exits
+    without waiting out the server's graceful timeout (5 s) on open WebSockets."""
+    agent = start_agent(relay.url, circle.node_token, sim.base_url)
+    wait_for_model(relay.url, circle.api_key, "sim-model")
+    request = _stream_request(relay, circle, max_tokens=20, sim_token_delay_ms=20)
+    with httpx.Client(timeout=30) as http:
+        response = http.send(request, stream=True)
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+        relay.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        rest = list(lines)
+    assert "data: [DONE]" in rest
+    assert relay.popen.wait(10) == 0
+    assert time.monotonic() - started < 3.0
+    assert agent.popen.poll() is None  # the agent stays up, reconnecting
