@@ -148,6 +148,11 @@ class Dispatcher:
         while True:
             decision = self.decide(request)
             if decision.outcome is not Outcome.SATURATED:
+                if queued:
+                    # Leaving the queue: let the next waiter decide too. A new node, or a
+                    # node gone, changes more than one slot; one wake-up per change would
+                    # leave the others waiting for the timeout.
+                    self.queues.capacity_freed(group)
                 return decision, queued
             queued = await self._wait(group, model, front=queued, deadline=deadline)
 

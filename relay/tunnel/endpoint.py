@@ -144,5 +144,8 @@ async def tunnel() -> Response | None:
     finally:
         state.directory.detach(session)
         session.fail_all("The node went offline before the answer was complete.")
+        # Requests queued for this group re-decide now: another node may take them, or
+        # none is left and they get their 503 at once instead of at the queue timeout.
+        session.capacity_changed()
         log.info("node %s disconnected", node.name)
     return None

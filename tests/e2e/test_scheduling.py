@@ -239,3 +239,38 @@ def test_killing_a_node_under_load_loses_no_request(
     assert sum(outcome.values()) == 200
     assert outcome["error_before"] == 0, outcome  # nothing that had not streamed was lost
     assert outcome["complete"] >= 200 - 16  # at most the killed node's in-flight streams
+
+
+def test_queued_requests_fail_fast_when_the_last_node_goes_away(
+    start_relay: Callable[..., RelayProc],
+    circle: Circle,
+    rigs_factory: Callable[..., list[Rig]],
+) -> None:
+    relay = start_relay(toml="[scheduler]\nqueue_max_length = 10\nqueue_timeout_s = 60\n")
+    rigs = rigs_factory(relay, _slow_sims(1, 200), max_concurrency=1)
+    wait_until(lambda: len(relay_nodes(relay, circle)) == 1, what="the node online")
+
+    async def burst_then_kill() -> list[BaseException | None]:
+        async with openai.AsyncOpenAI(
+            base_url=relay.url + "/v1", api_key=circle.api_key, max_retries=0, timeout=60
+        ) as client:
+
+            async def one() -> BaseException | None:
+                try:
+                    stream = await client.chat.completions.create(
+                        model="m", messages=MESSAGES, max_tokens=50, stream=True
+                    )
+                    [c async for c in stream]  # ~10 s of tokens
+                except openai.APIError as exc:
+                    return exc
+                return None
+
+            burst = asyncio.gather(*(one() for _ in range(3)))
+            await asyncio.sleep(1.0)  # one streaming, two queued
+            rigs[0].agent.stop(signal.SIGKILL)
+            return await asyncio.wait_for(burst, 15)  # far below the 60 s queue timeout
+
+    results = asyncio.run(burst_then_kill())
+    queued = [r for r in results if isinstance(r, openai.APIStatusError)]
+    assert len(queued) == 2  # the streaming one ended with an error event instead
+    assert all(r.status_code == 503 and r.code == "no_nodes_available" for r in queued)
