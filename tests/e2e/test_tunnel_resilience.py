@@ -37,6 +37,21 @@ def _stream_request(relay: RelayProc, circle: Circle, **extra: object) -> httpx.
     )
 
 
+def _interrupted_stream(
+    relay: RelayProc, circle: Circle, interrupt: Callable[[], object], **body: object
+) -> tuple[list[str], float]:
+    """Start a streamed request, call ``interrupt`` once its first event arrived, and read
+    the rest: (the remaining lines, the monotonic time of the interruption)."""
+    with httpx.Client(timeout=30) as http:
+        response = http.send(_stream_request(relay, circle, **body), stream=True)
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+        interrupt()
+        interrupted = time.monotonic()
+        rest = list(lines)
+    return rest, interrupted
+
+
 def _raw_request(relay: RelayProc, circle: Circle, body: dict[str, object]) -> socket.socket:
     """Send a request on a bare socket, so the test can hang up at any moment."""
     payload = json.dumps(body).encode()
@@ -99,18 +114,17 @@ def test_killed_agent_ends_stream_with_error_event(
 ) -> None:
     agent = start_agent(relay.url, circle.node_token, sim.base_url)
     wait_for_model(relay.url, circle.api_key, "sim-model")
-    request = _stream_request(relay, circle, max_tokens=10_000, sim_token_delay_ms=10)
-    with httpx.Client(timeout=30) as http:
-        response = http.send(request, stream=True)
-        lines = response.iter_lines()
-        assert next(lines).startswith("data: ")
-        agent.stop(signal.SIGKILL)
-        started = time.monotonic()
-        rest = list(lines)
+    rest, interrupted = _interrupted_stream(
+        relay,
+        circle,
+        lambda: agent.stop(signal.SIGKILL),
+        max_tokens=10_000,
+        sim_token_delay_ms=10,
+    )
     data = [line for line in rest if line.startswith("data: ")]
     assert '"error"' in data[-1]
     assert "data: [DONE]" not in data
-    assert time.monotonic() - started < 2 + 1  # within the heartbeat timeout (2 s here)
+    assert time.monotonic() - interrupted < 2 + 1  # within the heartbeat timeout (2 s here)
 
 
 def test_stopped_agent_is_detected_by_missing_heartbeats(
@@ -247,15 +261,14 @@ def test_relay_stops_promptly_once_its_streams_are_done(
     without waiting out the server's graceful timeout (5 s) on open WebSockets."""
     agent = start_agent(relay.url, circle.node_token, sim.base_url)
     wait_for_model(relay.url, circle.api_key, "sim-model")
-    request = _stream_request(relay, circle, max_tokens=20, sim_token_delay_ms=20)
-    with httpx.Client(timeout=30) as http:
-        response = http.send(request, stream=True)
-        lines = response.iter_lines()
-        assert next(lines).startswith("data: ")
-        relay.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        rest = list(lines)
+    rest, stopped = _interrupted_stream(
+        relay,
+        circle,
+        lambda: relay.send_signal(signal.SIGTERM),
+        max_tokens=20,
+        sim_token_delay_ms=20,
+    )
     assert "data: [DONE]" in rest
     assert relay.popen.wait(10) == 0
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - stopped < 3.0
     assert agent.popen.poll() is None  # the agent stays up, reconnecting
